@@ -1,0 +1,1 @@
+"""Source declarations, installed with the package."""

@@ -1,0 +1,1 @@
+"""Declarative pandera schemas, installed with the package."""

@@ -1,0 +1,68 @@
+"""One exception hierarchy; every error names the file, the line/row, the column and the value it is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CodecatalogError(Exception):
+    """Base of every error codecatalog raises on purpose."""
+
+
+class FetchError(CodecatalogError):
+    """A release could not be fetched (HTTP error, truncated body, missing path)."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source, self.problem = source, problem
+        super().__init__(f"{source}: {problem}")
+
+
+class SourceLayoutError(CodecatalogError):
+    """A release is missing a required file or holds two candidates for one role."""
+
+    def __init__(self, release: str, problem: str) -> None:
+        self.release, self.problem = release, problem
+        super().__init__(f"{release}: {problem}")
+
+
+class DecodeError(CodecatalogError):
+    """A file's bytes are not acceptable text (bad encoding, control characters, UTF-16/32)."""
+
+    def __init__(self, file: str, byte_offset: int, line: int | None, problem: str) -> None:
+        self.file, self.byte_offset, self.line, self.problem = file, byte_offset, line, problem
+        where = f"line {line}, " if line is not None else ""
+        super().__init__(f"{file}: {where}byte offset {byte_offset}: {problem}")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One validation failure: where it is, which check failed, and the offending value."""
+
+    file: str
+    line: int | None
+    column: str
+    check: str
+    value: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "file"
+        return f"{self.file}: {where}, column {self.column!r}: {self.check} (value {self.value!r})"
+
+
+class ValidationFailed(CodecatalogError):
+    """A release broke its schemas; carries every failure found (validation is lazy)."""
+
+    def __init__(self, release: str, failures: list[Failure], shown: int = 20) -> None:
+        self.release, self.failures = release, failures
+        lines = [str(f) for f in failures[:shown]]
+        if len(failures) > shown:
+            lines.append(f"... and {len(failures) - shown} more")
+        super().__init__(f"{release}: {len(failures)} validation failure(s)\n  " + "\n  ".join(lines))
+
+
+class VersionError(CodecatalogError):
+    """A version label is malformed, contradicts the release's content or conflicts with a loaded one."""
+
+
+class WarehouseBusy(CodecatalogError):
+    """Another process holds the warehouse file for writing."""
