@@ -66,3 +66,12 @@ class VersionError(CodecatalogError):
 
 class WarehouseBusy(CodecatalogError):
     """Another process holds the warehouse file for writing."""
+
+
+class ReleaseFormatError(CodecatalogError):
+    """A file's structure cannot be read at all (header missing, XML not well formed)."""
+
+    def __init__(self, file: str, line: int | None, problem: str) -> None:
+        self.file, self.line, self.problem = file, line, problem
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{file}: {where}{problem}")

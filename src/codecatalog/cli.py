@@ -1,0 +1,133 @@
+"""The `codecatalog` command: refresh a release, diff two loaded versions, generate samples."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from codecatalog.errors import CodecatalogError, ValidationFailed
+
+EXIT_REFUSED = 2
+
+
+def _warehouse(value: str | None) -> Path:
+    return Path(value or os.environ.get("CODECATALOG_WAREHOUSE") or "warehouse")
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Run the refresh flow for one release and print what was published."""
+    from codecatalog import pipeline
+
+    warehouse_dir = _warehouse(args.warehouse)
+    effective = date.fromisoformat(args.effective) if args.effective else None
+    if args.plain:
+        result = pipeline.refresh(args.source, args.path, args.version,
+                                  warehouse_dir=warehouse_dir, effective=effective)
+    else:
+        from codecatalog.flows.refresh import refresh_flow
+
+        result = refresh_flow(args.source, args.path, args.version, warehouse_dir, effective)
+    print(f"{result.codeset} {result.version}: {result.outcome}")
+    print(f"  published: {result.published}")
+    print(f"  report:    {result.published / 'report.md'}")
+    print(f"  latest:    {result.latest}")
+    if result.previous is None:
+        print("  changes:   none (first loaded version)")
+    else:
+        summary = ", ".join(f"{kind} {n}" for kind, n in result.counts.items())
+        print(f"  changes since {result.previous}: {summary}")
+    if result.warnings:
+        print(f"  warnings:  {len(result.warnings)} (listed in the report)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print the changes between two loaded versions."""
+    from codecatalog import warehouse
+    from codecatalog.diff.changes import changes_between
+    from codecatalog.sources import source
+
+    con = warehouse.connect(_warehouse(args.warehouse), read_only=True)
+    try:
+        changes = changes_between(con, source(args.source), args.from_version, args.to_version)
+    finally:
+        con.close()
+    if args.format == "csv":
+        changes.to_csv(sys.stdout, index=False, lineterminator="\n")
+    elif args.format == "json":
+        records = changes.astype(object).where(changes.notna(), None).to_dict("records")
+        json.dump(records, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    elif len(changes):
+        print(changes.fillna("").to_string(index=False, max_colwidth=50))
+    else:
+        print("no changes")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    """Generate synthetic CPT releases with their ground truth."""
+    from codecatalog.samples import generate_releases
+
+    for path in generate_releases(Path(args.out), args.years, seed=args.seed):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its help texts are the CLI reference in the README)."""
+    parser = argparse.ArgumentParser(prog="codecatalog", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    warehouse_help = "warehouse directory (default: $CODECATALOG_WAREHOUSE or ./warehouse)"
+
+    refresh = sub.add_parser("refresh", help="load one release and publish it",
+                             description=cmd_refresh.__doc__)
+    refresh.add_argument("source", help="code set, e.g. cpt")
+    refresh.add_argument("path", help="release directory, zip file or http(s) URL")
+    refresh.add_argument("--version", required=True, help="version label: 2026, 2026Q3, 2025r1")
+    refresh.add_argument("--effective", help="effective date YYYY-MM-DD (default: from version)")
+    refresh.add_argument("--warehouse", help=warehouse_help)
+    refresh.add_argument("--plain", action="store_true",
+                         help="run the steps directly, without Prefect")
+    refresh.set_defaults(func=cmd_refresh)
+
+    diff = sub.add_parser("diff", help="changes between two loaded versions",
+                          description=cmd_diff.__doc__)
+    diff.add_argument("source", help="code set, e.g. cpt")
+    diff.add_argument("from_version", metavar="FROM", help="earlier version")
+    diff.add_argument("to_version", metavar="TO", help="later version")
+    diff.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    diff.add_argument("--warehouse", help=warehouse_help)
+    diff.set_defaults(func=cmd_diff)
+
+    samples = sub.add_parser("samples", help="generate synthetic CPT releases and ground truth",
+                             description=cmd_samples.__doc__)
+    samples.add_argument("out", help="output directory")
+    samples.add_argument("--years", type=int, nargs="+", required=True)
+    samples.add_argument("--seed", type=int, default=0)
+    samples.set_defaults(func=cmd_samples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; refused input exits 2 with a message naming file, line, column and value."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `codecatalog diff … | head` exits quietly
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValidationFailed as err:
+        print(f"error: refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (CodecatalogError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

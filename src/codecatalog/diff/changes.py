@@ -1,0 +1,159 @@
+"""Changes between two loaded versions, as set-based DuckDB SQL in the vocabulary of DESIGN.md §3."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from codecatalog.errors import VersionError
+from codecatalog.sources import SourceConfig
+from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases
+
+CHANGE_COLUMNS = [
+    "codeset", "from_version", "to_version", "key", "change_type", "field",
+    "old_value", "new_value", "effective_date", "source_action",
+]  # fmt: skip
+
+RECONCILIATION_COLUMNS = ["key", "computed", "source_action", "problem"]
+
+
+def _window_sql(cfg: SourceConfig) -> str:
+    """CTEs shared by the diff and the reconciliation.
+
+    Parameters: $old, $new (version labels), $old_eff, $new_eff (effective dates).
+    """
+    cs = cfg.name
+    tracked = ", ".join(cfg.tracked)
+    detail = (
+        f"UNION ALL SELECT code AS key, '{cfg.detail.name}:' || {cfg.detail.id} AS field, "
+        f"{cfg.detail.value} AS value FROM {cs}_details WHERE version = $v"
+        if cfg.detail else ""
+    )
+    values = (
+        f"SELECT key, field, value FROM (SELECT {cfg.key} AS key, {tracked} FROM {cs}_catalog "
+        f"WHERE version = $v) UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
+    )
+    return f"""
+    old_rows AS (SELECT {cfg.key} AS key, status FROM {cs}_catalog WHERE version = $old),
+    new_rows AS (SELECT {cfg.key} AS key, status FROM {cs}_catalog WHERE version = $new),
+    earlier_keys AS (
+        SELECT DISTINCT c.{cfg.key} AS key FROM {cs}_catalog c JOIN releases r
+          ON r.codeset = '{cs}' AND r.version = c.version
+        WHERE (r.effective_date, r.correction) < (SELECT (effective_date, correction)
+               FROM releases WHERE codeset = '{cs}' AND version = $old)
+    ),
+    old_deleted AS (SELECT DISTINCT code AS key FROM {cs}_history
+                    WHERE version = $old AND action = 'DELETED'),
+    source_actions AS (
+        SELECT code AS key, arg_max(action, (d, action)) AS action,
+               max(d) FILTER (WHERE action = 'ADDED') AS added_on
+        FROM (SELECT code, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
+              FROM {cs}_history WHERE version = $new)
+        WHERE d > $old_eff AND d <= $new_eff
+        GROUP BY code
+    ),
+    row_events AS (
+        SELECT n.key, CASE
+                 WHEN o.key IS NOT NULL AND o.status <> 'active' THEN 'reactivated'
+                 WHEN o.key IS NULL AND (n.key IN (SELECT key FROM old_deleted)
+                                         OR n.key IN (SELECT key FROM earlier_keys))
+                   THEN 'reactivated'
+                 ELSE 'added' END AS change_type
+        FROM new_rows n LEFT JOIN old_rows o USING (key)
+        WHERE n.status = 'active' AND (o.key IS NULL OR o.status <> 'active')
+        UNION ALL
+        SELECT n.key, 'added' FROM new_rows n LEFT JOIN old_rows o USING (key)
+        WHERE n.status <> 'active' AND o.key IS NULL
+          AND n.key NOT IN (SELECT key FROM old_deleted)
+        UNION ALL
+        SELECT o.key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (key)
+        WHERE o.status = 'active' AND (n.key IS NULL OR n.status <> 'active')
+    ),
+    old_values AS ({values.replace('$v', '$old')}),
+    new_values AS ({values.replace('$v', '$new')}),
+    field_events AS (
+        SELECT coalesce(o.key, n.key) AS key, coalesce(o.field, n.field) AS field,
+               o.value AS old_value, n.value AS new_value
+        FROM old_values o FULL OUTER JOIN new_values n ON o.key = n.key AND o.field = n.field
+        WHERE o.value IS DISTINCT FROM n.value
+          AND coalesce(o.key, n.key) IN (SELECT key FROM old_rows JOIN new_rows USING (key))
+    )"""
+
+
+def _params(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str) -> dict:
+    old_release = find_release(con, cfg.name, old)
+    new_release = find_release(con, cfg.name, new)
+    if not old_release.order < new_release.order:
+        raise VersionError(f"FROM ({old}) must be earlier than TO ({new})")
+    return {"old": old, "new": new, "old_eff": old_release.effective_date,
+            "new_eff": new_release.effective_date}
+
+
+def changes_between(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
+                    new: str) -> pd.DataFrame:
+    """Every change from version `old` to version `new`, sorted by key, change_type, field."""
+    descriptor_fields = ", ".join(f"'{d}'" for d in cfg.descriptors)
+    detail_like = f"OR field LIKE '{cfg.detail.name}:%'" if cfg.detail else ""
+    sql = f"""
+    WITH {_window_sql(cfg)},
+    events AS (
+        SELECT key, change_type, NULL AS field, NULL AS old_value, NULL AS new_value
+        FROM row_events
+        UNION ALL
+        SELECT key,
+               CASE WHEN field IN ({descriptor_fields}) {detail_like}
+                    THEN CASE WHEN is_editorial(old_value, new_value)
+                              THEN 'descriptor_editorial' ELSE 'descriptor_revised' END
+                    ELSE 'attribute_changed' END,
+               field, old_value, new_value
+        FROM field_events
+    )
+    SELECT '{cfg.name}' AS codeset, $old AS from_version, $new AS to_version, e.key,
+           e.change_type, e.field, e.old_value, e.new_value,
+           CASE WHEN e.change_type IN ('added', 'reactivated')
+                THEN coalesce(s.added_on, $new_eff) ELSE $new_eff END AS effective_date,
+           s.action AS source_action
+    FROM events e LEFT JOIN source_actions s USING (key)
+    ORDER BY e.key, e.change_type, e.field NULLS FIRST
+    """
+    changes = con.execute(sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
+    changes["effective_date"] = changes["effective_date"].dt.date
+    return changes
+
+
+def reconciliation(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
+                   new: str) -> pd.DataFrame:
+    """Disagreements between the computed whole-row events and the release's own actions.
+
+    Only meaningful between consecutive versions: the source's actions cover one release step.
+    """
+    sql = f"""
+    WITH {_window_sql(cfg)},
+    computed AS (SELECT key, string_agg(change_type, '+' ORDER BY change_type) AS computed
+                 FROM row_events GROUP BY key)
+    SELECT coalesce(c.key, s.key) AS key, coalesce(c.computed, '') AS computed,
+           coalesce(s.action, '') AS source_action,
+           CASE
+             WHEN s.key IS NULL THEN c.computed || ' without a dated source action'
+             WHEN c.key IS NULL THEN s.action || ' in the source history, but no '
+                  || CASE s.action WHEN 'DELETED' THEN 'retirement' ELSE 'addition' END
+                  || ' computed'
+             WHEN s.action = 'ADDED' AND c.computed NOT IN ('added', 'reactivated')
+               THEN 'source says ADDED, computed ' || c.computed
+             WHEN s.action = 'DELETED' AND c.computed <> 'retired'
+               THEN 'source says DELETED, computed ' || c.computed
+           END AS problem
+    FROM computed c FULL OUTER JOIN source_actions s USING (key)
+    WHERE problem IS NOT NULL
+    ORDER BY key
+    """
+    return con.execute(sql, _params(con, cfg, old, new)).df()[RECONCILIATION_COLUMNS]
+
+
+def predecessor(con: duckdb.DuckDBPyConnection, codeset: str,
+                version: str) -> LoadedRelease | None:
+    """The loaded version right before `version` in effective-date order, if any."""
+    releases = loaded_releases(con, codeset)
+    labels = [r.version for r in releases]
+    index = labels.index(version)
+    return releases[index - 1] if index else None

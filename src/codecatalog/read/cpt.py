@@ -1,0 +1,246 @@
+"""One AMA CPT release: find its files, decode and read them, validate, and assemble tidy tables."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from codecatalog.errors import Failure
+from codecatalog.read import ama
+from codecatalog.read.archive import ReleaseArchive
+from codecatalog.read.decode import decode_text
+from codecatalog.validate import check_frame, failure_cases, sort_failures
+
+# role: (file-name globs, required, schema)
+FILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
+    "longult": (("LONGULT.txt",), True, "cpt_longult.yaml"),
+    "medu": (("MEDU.txt",), True, "cpt_medu.yaml"),
+    "shortu": (("SHORTU.txt",), True, "cpt_shortu.yaml"),
+    "consumer": (("ConsumerDescriptor.txt",), True, "cpt_consumer.yaml"),
+    "clinician": (("ClinicianDescriptor.txt",), True, "cpt_clinician.yaml"),
+    "pla": (("CPTPLA", "CPTPLA.xml"), False, "cpt_pla.yaml"),
+    "history": (("History_DTK_tab.txt",), True, "cpt_history.yaml"),
+    "deleted": (("Deleted_DTK_tab.txt",), True, "cpt_deleted.yaml"),
+}
+
+CATALOG_COLUMNS = [
+    "code", "category", "section", "status", "concept_id",
+    "short_descriptor", "medium_descriptor", "long_descriptor", "consumer_descriptor",
+    "pla_status", "pla_lab_name", "pla_manufacturer_name", "pla_test_name",
+    "pla_effective_date", "pla_publish_date",
+]  # fmt: skip
+_STATED_YEAR = re.compile(r"\bCPT\W{0,3}((?:19|20)\d\d)\b")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file a release was read from: its path inside the release, sha256, size and encoding."""
+
+    role: str
+    member: str
+    sha256: str
+    size: int
+    encoding: str
+
+
+@dataclass
+class CptRelease:
+    """Everything read from one CPT release, before validation."""
+
+    name: str
+    files: dict[str, SourceFile]
+    tables: dict[str, ama.Table]
+    stated_year: int | None
+    warnings: list[Failure] = field(default_factory=list)
+
+    @property
+    def content_sha256(self) -> str:
+        """Identity of the release's content: sha256 over its files' roles and hashes."""
+        parts = sorted(f"{f.role}:{f.sha256}" for f in self.files.values())
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _read_role(role: str, text: str, file: str) -> ama.Table:
+    if role == "longult":
+        return ama.read_long_descriptors(text, file)
+    if role == "medu":
+        return ama.read_fixed_width(text, file, "medium_descriptor", 48)
+    if role == "shortu":
+        return ama.read_fixed_width(text, file, "short_descriptor", 28)
+    if role == "pla":
+        return ama.read_pla_xml(text, file)
+    header = {
+        "consumer": ama.CONSUMER_HEADER,
+        "clinician": ama.CLINICIAN_HEADER,
+        "history": ama.HISTORY_HEADER,
+        "deleted": ama.DELETED_HEADER,
+    }[role]
+    return ama.read_tab_with_header(text, file, header)
+
+
+def read_cpt_release(archive: ReleaseArchive) -> CptRelease:
+    """Find, decode and read every file of a CPT release (a directory or zip).
+
+    Raises SourceLayoutError, DecodeError or ReleaseFormatError when a file cannot be read at all;
+    row-level problems are left to `validate_cpt_release`.
+    """
+    files: dict[str, SourceFile] = {}
+    tables: dict[str, ama.Table] = {}
+    for role, (patterns, required, _schema) in FILES.items():
+        member = archive.find(*patterns, required=required)
+        if member is None:
+            continue
+        data = archive.read_bytes(member)
+        decoded = decode_text(data, member)
+        files[role] = SourceFile(
+            role, member, hashlib.sha256(data).hexdigest(), len(data), decoded.encoding
+        )
+        tables[role] = _read_role(role, decoded.text, member)
+    warnings = []
+    if "pla" not in tables:
+        warnings.append(Failure(archive.name, None, "", "PLA XML (CPTPLA) not in release", ""))
+    return CptRelease(archive.name, files, tables, _stated_year(tables["longult"]), warnings)
+
+
+def _stated_year(longult: ama.Table) -> int | None:
+    """The year the LONGULT licence preamble says the release is for (`CPT® 2026`), if any."""
+    if longult.skipped is None:
+        return None
+    match = _STATED_YEAR.search(longult.skipped.text)
+    return int(match.group(1)) if match else None
+
+
+def validate_cpt_release(release: CptRelease) -> tuple[list[Failure], list[Failure]]:
+    """Every schema of every file plus the combined-release schema; returns (errors, warnings)."""
+    errors: list[Failure] = []
+    warnings = list(release.warnings)
+    for role, table in release.tables.items():
+        if table.frame.empty and role != "pla":
+            errors.append(Failure(table.file, None, "", "file has no data rows", ""))
+            continue
+        file_errors, file_warnings = check_frame(table.frame, FILES[role][2], table.file)
+        errors += file_errors
+        warnings += file_warnings
+    errors += _cross_file_failures(release)
+    warnings += _pla_disagreements(release)
+    return sort_failures(errors), sort_failures(warnings)
+
+
+_LINE_ROLES = ("longult", "medu", "shortu", "consumer", "clinician", "pla")
+
+
+def _cross_file_failures(release: CptRelease) -> list[Failure]:
+    """Apply `cpt_release.yaml` to one row per code: present in each descriptor file, one concept id."""
+    tables = release.tables
+    presence = pd.DataFrame(
+        {
+            f"{role}_line": tables[role].frame.drop_duplicates("code").set_index("code")["line"]
+            for role in _LINE_ROLES
+            if role in tables
+        }
+    )
+    concept_rows = pd.concat(
+        [tables[r].frame[["code", "concept_id"]] for r in ("consumer", "clinician", "history")]
+    )
+    concept_rows = concept_rows[concept_rows["concept_id"] != ""]
+    presence["concept_ids"] = (
+        concept_rows.groupby("code")["concept_id"].nunique().reindex(presence.index).fillna(0)
+    ).astype("int64")
+    presence = presence.rename_axis("code").reset_index()
+    failures = []
+    for case in failure_cases(presence, "cpt_release.yaml").itertuples(index=False):
+        row = presence.loc[case.index]
+        if case.column == "concept_ids":
+            failures.append(Failure(release.name, None, "concept_id", "one concept id per code "
+                                    "across consumer, clinician and history files", row["code"]))
+            continue
+        role = str(case.column).removesuffix("_line")
+        seen = [f"{release.files[r].member} line {int(row[f'{r}_line'])}" for r in _LINE_ROLES
+                if f"{r}_line" in row and pd.notna(row[f"{r}_line"])]
+        failures.append(Failure(release.files[role].member, None, "code",
+                                f"code missing from this file (present in {', '.join(seen)})",
+                                row["code"]))
+    return failures
+
+
+def _pla_disagreements(release: CptRelease) -> list[Failure]:
+    """Warnings where the PLA XML's descriptors differ from the text files' for the same code."""
+    if "pla" not in release.tables:
+        return []
+    pla = release.tables["pla"].frame.set_index("code")
+    warnings = []
+    for role, column in (("longult", "long_descriptor"), ("medu", "medium_descriptor"),
+                         ("shortu", "short_descriptor")):
+        text = release.tables[role].frame.drop_duplicates("code").set_index("code")[column]
+        both = pla[[column, "line"]].join(text.rename("text"), how="inner")
+        differ = both[both[column].notna() & (both[column] != both["text"])]
+        for code, row in differ.iterrows():
+            warnings.append(Failure(
+                release.tables["pla"].file, int(row["line"]), column,
+                f"PLA XML descriptor differs from {release.files[role].member}: {row['text']!r}",
+                f"{code}: {row[column]}"))
+    return warnings
+
+
+def classify(code: str) -> tuple[str, str]:
+    """(category, section) of a CPT code from its shape and, for Category I, its numeric range."""
+    suffix = code[-1]
+    if suffix in "FTUAM":
+        return {
+            "F": ("Category II", "Performance Measurement"),
+            "T": ("Category III", "Emerging Technology"),
+            "U": ("PLA", "Proprietary Laboratory Analyses"),
+            "A": ("Category I", "Medicine (Vaccines)"),
+            "M": ("MAAA", "Multianalyte Assays with Algorithmic Analyses"),
+        }[suffix]
+    number = int(code)
+    for upper, section in _SECTIONS:
+        if number <= upper:
+            return "Category I", section
+    return "Category I", "Medicine"
+
+
+_SECTIONS = [
+    (1999, "Anesthesia"),
+    (69990, "Surgery"),
+    (79999, "Radiology"),
+    (89398, "Pathology and Laboratory"),
+    (99199, "Medicine"),
+    (99499, "Evaluation and Management"),
+]
+
+
+def cpt_tables(release: CptRelease) -> dict[str, pd.DataFrame]:
+    """The tidy tables of a valid release: `catalog` (one row per code), `details` (clinician
+    descriptors, several per code) and `history` (the release's own ADDED/DELETED records)."""
+    t = {role: table.frame for role, table in release.tables.items()}
+    catalog = t["longult"][["code", "long_descriptor"]]
+    catalog = catalog.merge(t["medu"][["code", "medium_descriptor"]], on="code", how="left")
+    catalog = catalog.merge(t["shortu"][["code", "short_descriptor"]], on="code", how="left")
+    catalog = catalog.merge(t["consumer"][["code", "consumer_descriptor"]], on="code", how="left")
+    concept = pd.concat([t[r][["code", "concept_id"]] for r in ("consumer", "clinician", "history")])
+    concept = concept[concept["concept_id"] != ""].drop_duplicates("code")
+    catalog = catalog.merge(concept, on="code", how="left")
+    if "pla" in t:
+        pla_columns = [c for c in CATALOG_COLUMNS if c.startswith("pla_")]
+        catalog = catalog.merge(t["pla"][["code", *pla_columns]], on="code", how="left")
+    categories = catalog["code"].map(classify)
+    catalog["category"] = categories.str[0]
+    catalog["section"] = categories.str[1]
+    catalog["status"] = "active"
+    catalog = catalog.reindex(columns=CATALOG_COLUMNS).astype("str")
+    details = t["clinician"][["code", "clinician_descriptor_id", "clinician_descriptor"]]
+    history = pd.concat([
+        t["history"].assign(file=release.files["history"].member),
+        t["deleted"].assign(action="DELETED", current_value="", file=release.files["deleted"].member),
+    ])
+    history = history[["code", "action", "action_date", "concept_id", "level", "prior_value",
+                       "current_value", "instruction", "file", "line"]]
+    return {
+        "catalog": catalog.sort_values("code", ignore_index=True),
+        "details": details.sort_values(["code", "clinician_descriptor_id"], ignore_index=True),
+        "history": history.sort_values(["code", "file", "line"], ignore_index=True),
+    }

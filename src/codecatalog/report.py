@@ -1,0 +1,70 @@
+"""The human change report (markdown) for one published version."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+CHANGE_TYPES = [
+    "added", "retired", "reactivated", "descriptor_revised", "descriptor_editorial",
+    "attribute_changed",
+]  # fmt: skip
+_LISTED = ("added", "retired", "reactivated")
+
+
+def change_counts(changes: pd.DataFrame) -> dict[str, int]:
+    """Rows per change type, every type present (zero when none)."""
+    counts = changes["change_type"].value_counts()
+    return {kind: int(counts.get(kind, 0)) for kind in CHANGE_TYPES}
+
+
+def render_report(
+    *,
+    title: str,
+    codeset: str,
+    version: str,
+    effective_date: date,
+    previous: str | None,
+    row_count: int,
+    changes: pd.DataFrame,
+    reconciliation: pd.DataFrame | None,
+    warnings: list[str],
+) -> str:
+    """Markdown: summary counts, whole-row events by key, field changes by field, reconciliation."""
+    lines = [f"# {title} {version} — change report", ""]
+    lines += [f"- Code set: `{codeset}`", f"- Version: `{version}` (effective {effective_date})",
+              f"- Keys in this version: {row_count:,}"]
+    if previous is None:
+        lines += ["- Previous version: none (first loaded version; no changes to report)", ""]
+        return "\n".join(lines + _warnings_section(warnings)) + "\n"
+    lines += [f"- Compared with: `{previous}`", "", "## Summary", "",
+              "| change type | rows |", "|---|---:|"]
+    lines += [f"| {kind} | {n:,} |" for kind, n in change_counts(changes).items()]
+    for kind in _LISTED:
+        keys = changes.loc[changes["change_type"] == kind, "key"].tolist()
+        if keys:
+            lines += ["", f"## {kind.capitalize()} ({len(keys):,})", "", ", ".join(keys)]
+    fields = changes[changes["field"].notna()]
+    if not fields.empty:
+        by_field = fields.assign(field=fields["field"].str.split(":").str[0])
+        table = by_field.groupby(["field", "change_type"]).size().reset_index(name="rows")
+        lines += ["", "## Field changes", "", "| field | change type | rows |", "|---|---|---:|"]
+        lines += [f"| {r.field} | {r.change_type} | {r.rows:,} |" for r in table.itertuples()]
+    lines += ["", "## Reconciliation with the release's own actions", ""]
+    if reconciliation is None:
+        lines.append("Not applicable: the previous loaded version is not the immediate predecessor.")
+    elif reconciliation.empty:
+        lines.append("Every computed addition, retirement and reactivation matches the release's "
+                     "own history, and vice versa.")
+    else:
+        lines += ["| key | computed | source action | problem |", "|---|---|---|---|"]
+        lines += [f"| {r.key} | {r.computed} | {r.source_action} | {r.problem} |"
+                  for r in reconciliation.itertuples()]
+    return "\n".join(lines + [""] + _warnings_section(warnings)) + "\n"
+
+
+def _warnings_section(warnings: list[str]) -> list[str]:
+    if not warnings:
+        return []
+    return ["## Validation warnings", "", *[f"- {w}" for w in warnings], ""]

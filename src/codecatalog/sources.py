@@ -1,0 +1,64 @@
+"""The source declarations in `config/sources.toml` (installed with the package)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+
+@dataclass(frozen=True)
+class Detail:
+    """Descriptors that come several per key; each is tracked as field `<name>:<id>`."""
+
+    name: str
+    id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One code set: its key column and which columns the diff tracks."""
+
+    name: str
+    title: str
+    family: str
+    key: str
+    schema: str
+    descriptors: tuple[str, ...]
+    attributes: tuple[str, ...]
+    detail: Detail | None = None
+
+    @property
+    def tracked(self) -> tuple[str, ...]:
+        """Descriptor columns, then attribute columns."""
+        return self.descriptors + self.attributes
+
+
+@cache
+def sources() -> dict[str, SourceConfig]:
+    """Every declared source by name."""
+    text = files("codecatalog.config").joinpath("sources.toml").read_text(encoding="utf-8")
+    declared = tomllib.loads(text)
+    return {
+        name: SourceConfig(
+            name=name,
+            title=entry["title"],
+            family=entry["family"],
+            key=entry["key"],
+            schema=entry["schema"],
+            descriptors=tuple(entry["descriptors"]),
+            attributes=tuple(entry["attributes"]),
+            detail=Detail(**entry["detail"]) if "detail" in entry else None,
+        )
+        for name, entry in declared.items()
+    }
+
+
+def source(name: str) -> SourceConfig:
+    """The declared source `name`; KeyError lists the known ones."""
+    known = sources()
+    if name not in known:
+        raise KeyError(f"unknown source {name!r}; declared: {', '.join(sorted(known))}")
+    return known[name]
