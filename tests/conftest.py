@@ -1,0 +1,63 @@
+"""Shared fixtures: synthetic CPT releases, a warehouse with them loaded, the real CMS files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from codecatalog.pipeline import refresh
+from codecatalog.samples import generate_releases
+
+YEARS = (2024, 2025, 2026)
+REALDATA_ENV = "CODECATALOG_REALDATA"
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic releases cpt-2024..cpt-2026 plus truth/, generated once (seed 0)."""
+    out = tmp_path_factory.mktemp("samples")
+    generate_releases(out, YEARS, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def _loaded(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    warehouse = tmp_path_factory.mktemp("loaded") / "warehouse"
+    for year in YEARS:
+        refresh("cpt", str(samples / f"cpt-{year}"), str(year), warehouse_dir=warehouse)
+    return warehouse
+
+
+@pytest.fixture
+def loaded_warehouse(_loaded: Path, tmp_path: Path) -> Path:
+    """A private copy of a warehouse holding 2024, 2025 and 2026, all published."""
+    copy = tmp_path / "warehouse"
+    shutil.copytree(_loaded, copy)
+    return copy
+
+
+@pytest.fixture
+def release_copy(samples: Path, tmp_path: Path):
+    """Copy one synthetic release directory so a test can damage it: `release_copy(2025)`."""
+
+    def copy(year: int) -> Path:
+        target = tmp_path / f"cpt-{year}"
+        shutil.copytree(samples / f"cpt-{year}", target)
+        return target
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """`../shared/realdata` (or $CODECATALOG_REALDATA); skipped when absent, unless CI requires it."""
+    root = Path(os.environ.get(REALDATA_ENV, Path(__file__).parents[2] / "shared" / "realdata"))
+    if not root.is_dir():
+        if os.environ.get("CODECATALOG_REQUIRE_REALDATA"):
+            pytest.fail(f"real CMS files required but not found at {root}")
+        pytest.skip(f"real CMS files not available: {root} not found (clone outside the shared "
+                    f"setup; set {REALDATA_ENV})")
+    return root
