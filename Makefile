@@ -29,6 +29,7 @@ demo: $(BIN)/codecatalog
 
 test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench
+	$(BIN)/ruff format --check src flows tests bench
 	$(BIN)/pytest
 
 clean:

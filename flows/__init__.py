@@ -1,1 +1,1 @@
-"""Prefect flows: thin wiring over the steps in codecatalog.pipeline (installed as codecatalog.flows)."""
+"""Prefect flows: thin wiring over codecatalog.pipeline (installed as codecatalog.flows)."""

@@ -78,11 +78,13 @@ def _as_task(step: Any, *args: Any) -> Any:
 
 
 @flow(name="codecatalog-refresh", log_prints=True)
-def refresh_flow(codeset: str, source_uri: str, version: str, warehouse_dir: Path,
-                 effective: date | None = None) -> pipeline.RefreshResult:
+def refresh_flow(
+    codeset: str, source_uri: str, version: str, warehouse_dir: Path, effective: date | None = None
+) -> pipeline.RefreshResult:
     """Refresh one release of `codeset` from `source_uri` as `version`."""
-    result = pipeline.refresh(codeset, source_uri, version, warehouse_dir=warehouse_dir,
-                              effective=effective, run=_as_task)
+    result = pipeline.refresh(
+        codeset, source_uri, version, warehouse_dir=warehouse_dir, effective=effective, run=_as_task
+    )
     print(f"{codeset} {version}: {result.outcome}; published {result.published}")
     return result
 

@@ -53,11 +53,13 @@ def release_copy(samples: Path, tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    """`../shared/realdata` (or $CODECATALOG_REALDATA); skipped when absent, unless CI requires it."""
+    """`../shared/realdata` or $CODECATALOG_REALDATA; skip when absent, unless CI requires it."""
     root = Path(os.environ.get(REALDATA_ENV, Path(__file__).parents[2] / "shared" / "realdata"))
     if not root.is_dir():
         if os.environ.get("CODECATALOG_REQUIRE_REALDATA"):
             pytest.fail(f"real CMS files required but not found at {root}")
-        pytest.skip(f"real CMS files not available: {root} not found (clone outside the shared "
-                    f"setup; set {REALDATA_ENV})")
+        pytest.skip(
+            f"real CMS files not available: {root} not found (clone outside the shared "
+            f"setup; set {REALDATA_ENV})"
+        )
     return root

@@ -25,11 +25,25 @@ def test_every_command_is_documented_in_the_readme() -> None:
                     assert documented, f"{name} {flag}"
 
 
-def test_refresh_prints_what_it_published(samples: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_refresh_prints_what_it_published(
+    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     wh = tmp_path / "wh"
-    assert main(["refresh", "cpt", str(samples / "cpt-2024"), "--version", "2024",
-                 "--warehouse", str(wh), "--plain"]) == 0
+    assert (
+        main(
+            [
+                "refresh",
+                "cpt",
+                str(samples / "cpt-2024"),
+                "--version",
+                "2024",
+                "--warehouse",
+                str(wh),
+                "--plain",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == (
         "cpt 2024: loaded\n"
         f"  published: {wh / 'published/cpt/2024'}\n"
@@ -39,26 +53,50 @@ def test_refresh_prints_what_it_published(samples: Path, tmp_path: Path,
     )
 
 
-def test_refused_release_exits_2_with_the_reason(samples: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture) -> None:
-    code = main(["refresh", "cpt", str(samples / "cpt-2024"), "--version", "2025",
-                 "--warehouse", str(tmp_path / "wh"), "--plain"])
+def test_refused_release_exits_2_with_the_reason(
+    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(
+        [
+            "refresh",
+            "cpt",
+            str(samples / "cpt-2024"),
+            "--version",
+            "2025",
+            "--warehouse",
+            str(tmp_path / "wh"),
+            "--plain",
+        ]
+    )
     assert code == EXIT_REFUSED
     assert capsys.readouterr().err == (
-        "error: version 2025 contradicts standard/LONGULT.txt: its preamble states CPT 2024\n")
+        "error: version 2025 contradicts standard/LONGULT.txt: its preamble states CPT 2024\n"
+    )
 
 
-def test_diff_json_and_errors(loaded_warehouse: Path, capsys: pytest.CaptureFixture,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diff_json_and_errors(
+    loaded_warehouse: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CODECATALOG_WAREHOUSE", str(loaded_warehouse))
     assert main(["diff", "cpt", "2025", "2026", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows[0].keys() == {"codeset", "from_version", "to_version", "key", "change_type",
-                              "field", "old_value", "new_value", "effective_date", "source_action"}
+    assert rows[0].keys() == {
+        "codeset",
+        "from_version",
+        "to_version",
+        "key",
+        "change_type",
+        "field",
+        "old_value",
+        "new_value",
+        "effective_date",
+        "source_action",
+    }
     assert {r["effective_date"] for r in rows} == {"2026-01-01"}
 
     assert main(["diff", "cpt", "2026", "2025"]) == EXIT_REFUSED
     assert capsys.readouterr().err == "error: FROM (2026) must be earlier than TO (2025)\n"
     assert main(["diff", "cpt", "2024", "2027"]) == EXIT_REFUSED
     assert capsys.readouterr().err == (
-        "error: cpt version '2027' is not loaded (loaded: 2024, 2025, 2026)\n")
+        "error: cpt version '2027' is not loaded (loaded: 2024, 2025, 2026)\n"
+    )

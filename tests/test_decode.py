@@ -28,11 +28,17 @@ def test_accepted_encodings(data: bytes, text: str, encoding: str) -> None:
     ("data", "message"),
     [
         ("x".encode("utf-16"), "f.txt: line 1, byte offset 0: UTF-16LE byte-order mark"),
-        (codecs.BOM_UTF32_LE + b"x\0\0\0", "f.txt: line 1, byte offset 0: UTF-32LE byte-order mark"),
+        (
+            codecs.BOM_UTF32_LE + b"x\0\0\0",
+            "f.txt: line 1, byte offset 0: UTF-32LE byte-order mark",
+        ),
         (b"ab\r\ncd\x81e", "f.txt: line 2, byte offset 6: byte 0x81 is neither valid UTF-8 nor"),
         (b"ab\r\nc\x00d", "f.txt: line 2, byte offset 5: control character U+0000"),
         (b"\xae\r\n\r\nx\x1by", "f.txt: line 3, byte offset 6: control character U+001B"),
-        (codecs.BOM_UTF8 + b"\xc3\xa9\x07", "f.txt: line 1, byte offset 5: control character U+0007"),
+        (
+            codecs.BOM_UTF8 + b"\xc3\xa9\x07",
+            "f.txt: line 1, byte offset 5: control character U+0007",
+        ),
     ],
 )
 def test_refused_bytes_name_file_line_and_offset(data: bytes, message: str) -> None:

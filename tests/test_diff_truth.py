@@ -18,8 +18,10 @@ from codecatalog.sources import source
 def test_cli_diff_csv_equals_ground_truth(
     old: str, new: str, samples: Path, loaded_warehouse: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    assert main(["diff", "cpt", old, new, "--format", "csv",
-                 "--warehouse", str(loaded_warehouse)]) == 0
+    assert (
+        main(["diff", "cpt", old, new, "--format", "csv", "--warehouse", str(loaded_warehouse)])
+        == 0
+    )
     truth = (samples / "truth" / f"changes_{old}_{new}.csv").read_text(encoding="utf-8")
     assert capsys.readouterr().out == truth
 
@@ -30,8 +32,9 @@ def test_counts_per_change_type_and_field_match_truth(
 ) -> None:
     main(["diff", "cpt", old, new, "--format", "json", "--warehouse", str(loaded_warehouse)])
     ours = pd.DataFrame(json.loads(capsys.readouterr().out))
-    truth = pd.read_csv(samples / "truth" / f"changes_{old}_{new}.csv", dtype=str,
-                        keep_default_na=False)
+    truth = pd.read_csv(
+        samples / "truth" / f"changes_{old}_{new}.csv", dtype=str, keep_default_na=False
+    )
     summary = json.loads((samples / "truth" / "summary.json").read_text())[f"{old}_{new}"]
 
     assert list(ours.columns) == CHANGE_COLUMNS
@@ -47,25 +50,37 @@ def test_counts_per_change_type_and_field_match_truth(
 def test_every_change_type_occurs_in_each_step(samples: Path) -> None:
     for old, new in [("2024", "2025"), ("2025", "2026")]:
         summary = json.loads((samples / "truth" / "summary.json").read_text())[f"{old}_{new}"]
-        assert all(summary[kind] > 0 for kind in (
-            "added", "retired", "reactivated", "descriptor_revised", "descriptor_editorial",
-            "attribute_changed"))
+        assert all(
+            summary[kind] > 0
+            for kind in (
+                "added",
+                "retired",
+                "reactivated",
+                "descriptor_revised",
+                "descriptor_editorial",
+                "attribute_changed",
+            )
+        )
 
 
 def test_diff_across_a_skipped_version(loaded_warehouse: Path, samples: Path) -> None:
     """2024 → 2026 directly: a code retired in 2025 and back in 2026 is no event at all."""
-    truth_1 = pd.read_csv(samples / "truth" / "changes_2024_2025.csv", dtype=str,
-                          keep_default_na=False)
-    truth_2 = pd.read_csv(samples / "truth" / "changes_2025_2026.csv", dtype=str,
-                          keep_default_na=False)
+    truth_1 = pd.read_csv(
+        samples / "truth" / "changes_2024_2025.csv", dtype=str, keep_default_na=False
+    )
+    truth_2 = pd.read_csv(
+        samples / "truth" / "changes_2025_2026.csv", dtype=str, keep_default_na=False
+    )
     back = set(truth_1.key[truth_1.change_type == "retired"]) & set(
-        truth_2.key[truth_2.change_type == "reactivated"])
+        truth_2.key[truth_2.change_type == "reactivated"]
+    )
     assert len(back) == 1
 
     con = warehouse.connect(loaded_warehouse, read_only=True)
     changes = changes_between(con, source("cpt"), "2024", "2026")
     con.close()
     assert not set(changes["key"]) & back
+
     def keys(truth: pd.DataFrame, kind: str) -> set[str]:
         return set(truth.key[truth.change_type == kind])
 
@@ -74,5 +89,7 @@ def test_diff_across_a_skipped_version(loaded_warehouse: Path, samples: Path) ->
     retired = (keys(truth_1, "retired") | keys(truth_2, "retired")) - back - keys(truth_1, "added")
     assert set(changes.key[changes.change_type == "retired"]) == retired
     # Codes deleted before 2024 that came back: still reactivated (2024's deletion history).
-    assert set(changes.key[changes.change_type == "reactivated"]) == (
-        keys(truth_1, "reactivated") | keys(truth_2, "reactivated")) - back
+    assert (
+        set(changes.key[changes.change_type == "reactivated"])
+        == (keys(truth_1, "reactivated") | keys(truth_2, "reactivated")) - back
+    )

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 prefect = pytest.importorskip("prefect")
+from codecatalog.flows.refresh import refresh_flow  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
-
-from codecatalog.flows.refresh import refresh_flow  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,8 @@ async def _artifact(key: str):
 
     async with get_client() as client:
         found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
     return found
 
 
@@ -40,7 +40,11 @@ def test_refresh_flow_publishes_and_attaches_the_report(
     second = refresh_flow("cpt", str(samples / "cpt-2025"), "2025", wh)
 
     assert (first.outcome, first.previous, second.outcome, second.previous) == (
-        "loaded", None, "loaded", "2024")
+        "loaded",
+        None,
+        "loaded",
+        "2024",
+    )
     summary = json.loads((samples / "truth/summary.json").read_text())["2024_2025"]
     assert second.counts == summary
     changes = pd.read_csv(second.published / "changes.csv", dtype=str, keep_default_na=False)
@@ -49,4 +53,5 @@ def test_refresh_flow_publishes_and_attaches_the_report(
 
     artifacts = asyncio.run(_artifact("cpt-change-report"))
     assert sorted(a.data for a in artifacts) == sorted(
-        (run.published / "report.md").read_text() for run in (first, second))
+        (run.published / "report.md").read_text() for run in (first, second)
+    )

@@ -34,8 +34,9 @@ def sha256(path: Path) -> str:
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): sha256(p) for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -> None:
@@ -44,19 +45,28 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
     assert sorted(p.name for p in root.iterdir()) == ["2024", "2025", "2026", "latest.json"]
     names = ["catalog", "changes", "clinician_descriptors"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted(
-        [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")] + ["manifest.json", "report.md"])
+        [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")] + ["manifest.json", "report.md"]
+    )
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
     release = samples / "cpt-2025"
     members = {role: next(release.rglob(globs[0])) for role, (globs, _, _) in FILES.items()}
-    encodings = {"longult": "cp1252", "medu": "cp1252", "shortu": "cp1252",
-                 "consumer": "utf-8-sig", "clinician": "utf-8", "pla": "utf-8",
-                 "history": "cp1252", "deleted": "cp1252"}
+    encodings = {
+        "longult": "cp1252",
+        "medu": "cp1252",
+        "shortu": "cp1252",
+        "consumer": "utf-8-sig",
+        "clinician": "utf-8",
+        "pla": "utf-8",
+        "history": "cp1252",
+        "deleted": "cp1252",
+    }
     catalog = pd.read_csv(version_dir / "catalog.csv", dtype=str, keep_default_na=False)
     changes = pd.read_csv(version_dir / "changes.csv", dtype=str, keep_default_na=False)
     details = pd.read_csv(version_dir / "clinician_descriptors.csv", dtype=str)
-    content = hashlib.sha256("\n".join(sorted(
-        f"{role}:{sha256(path)}" for role, path in members.items())).encode()).hexdigest()
+    content = hashlib.sha256(
+        "\n".join(sorted(f"{role}:{sha256(path)}" for role, path in members.items())).encode()
+    ).hexdigest()
     assert manifest == {
         "codeset": "cpt",
         "version": "2025",
@@ -67,22 +77,38 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
         "created_at": manifest["created_at"],
         "content_sha256": content,
         "inputs": [
-            {"role": role, "member": path.relative_to(release).as_posix(),
-             "sha256": sha256(path), "size": path.stat().st_size, "encoding": encodings[role]}
+            {
+                "role": role,
+                "member": path.relative_to(release).as_posix(),
+                "sha256": sha256(path),
+                "size": path.stat().st_size,
+                "encoding": encodings[role],
+            }
             for role, path in members.items()
         ],
-        "row_counts": {"catalog": len(catalog), "clinician_descriptors": len(details),
-                       "changes": len(changes)},
-        "files": {name: {"sha256": sha256(version_dir / name),
-                         "bytes": (version_dir / name).stat().st_size}
-                  for name in sorted(p.name for p in version_dir.iterdir())
-                  if name != "manifest.json"},
+        "row_counts": {
+            "catalog": len(catalog),
+            "clinician_descriptors": len(details),
+            "changes": len(changes),
+        },
+        "files": {
+            name: {
+                "sha256": sha256(version_dir / name),
+                "bytes": (version_dir / name).stat().st_size,
+            }
+            for name in sorted(p.name for p in version_dir.iterdir())
+            if name != "manifest.json"
+        },
     }
     truth = pd.read_csv(samples / "truth/changes_2024_2025.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(changes, truth)
     assert json.loads((root / "latest.json").read_text()) == {
-        "codeset": "cpt", "version": "2026", "effective_date": "2026-01-01", "path": "2026",
-        "manifest_sha256": sha256(root / "2026" / "manifest.json")}
+        "codeset": "cpt",
+        "version": "2026",
+        "effective_date": "2026-01-01",
+        "path": "2026",
+        "manifest_sha256": sha256(root / "2026" / "manifest.json"),
+    }
 
 
 def test_parquet_column_types(loaded_warehouse: Path) -> None:
@@ -91,7 +117,8 @@ def test_parquet_column_types(loaded_warehouse: Path) -> None:
     assert [(f.name, str(f.type)) for f in catalog] == [(c, "string") for c in CATALOG_COLUMNS]
     changes = pq.read_schema(version_dir / "changes.parquet")
     assert [(f.name, str(f.type)) for f in changes] == [
-        (c, "date32[day]" if c == "effective_date" else "string") for c in CHANGE_COLUMNS]
+        (c, "date32[day]" if c == "effective_date" else "string") for c in CHANGE_COLUMNS
+    ]
     details = pq.read_schema(version_dir / "clinician_descriptors.parquet")
     assert details.names == ["code", "clinician_descriptor_id", "clinician_descriptor"]
     parquet = pd.read_parquet(version_dir / "catalog.parquet")
@@ -128,23 +155,37 @@ def test_same_bytes_again_is_a_no_op(loaded_warehouse: Path, samples: Path) -> N
     assert result.outcome == "unchanged"
     assert tree(loaded_warehouse / "published") == before
     con = warehouse.connect(loaded_warehouse, read_only=True)
-    attempts = con.execute("SELECT version, outcome FROM load_attempts ORDER BY attempt_id").fetchall()
+    attempts = con.execute(
+        "SELECT version, outcome FROM load_attempts ORDER BY attempt_id"
+    ).fetchall()
     releases = con.execute("SELECT count(*) FROM releases").fetchone()[0]
     con.close()
-    assert attempts == [("2024", "loaded"), ("2025", "loaded"), ("2026", "loaded"),
-                        ("2025", "unchanged")]
+    assert attempts == [
+        ("2024", "loaded"),
+        ("2025", "loaded"),
+        ("2026", "loaded"),
+        ("2025", "unchanged"),
+    ]
     assert releases == 3
 
 
 def test_a_second_writer_gets_a_busy_error(loaded_warehouse: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
-         " time.sleep(30)", str(loaded_warehouse / "codecatalog.duckdb")],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(30)",
+            str(loaded_warehouse / "codecatalog.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(WarehouseBusy, match="codecatalog.duckdb is in use by another process"):
+        with pytest.raises(
+            WarehouseBusy, match=r"codecatalog\.duckdb is in use by another process"
+        ):
             warehouse.connect(loaded_warehouse)
     finally:
         holder.kill()

@@ -14,7 +14,9 @@ from codecatalog.read import ama
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.cpt import classify, cpt_tables, read_cpt_release, validate_cpt_release
 
-PREAMBLE = "Synthetic CPT\u00ae 2026 file.\r\nSecond paragraph line.\r\n\r\nMore licence text.\r\n\r\n"
+PREAMBLE = (
+    "Synthetic CPT\u00ae 2026 file.\r\nSecond paragraph line.\r\n\r\nMore licence text.\r\n\r\n"
+)
 
 
 def rows(table: ama.Table) -> list[dict]:
@@ -29,49 +31,82 @@ def test_long_descriptors_skip_the_preamble_by_its_last_blank_line() -> None:
         {"line": 7, "code": "0001F", "long_descriptor": "Measure\twith tab"},
     ]
     assert (table.skipped.lines, table.skipped.reason) == (
-        5, "licence preamble up to the last blank line")
+        5,
+        "licence preamble up to the last blank line",
+    )
 
 
 def test_fixed_width_keeps_overflow_for_validation() -> None:
-    text = PREAMBLE + "00100 ANESTH THING" + " " * 20 + "\r\n99213XWIDE DESCRIPTOR THAT IS TOO LONG\r\n"
+    text = (
+        PREAMBLE
+        + "00100 ANESTH THING"
+        + " " * 20
+        + "\r\n99213XWIDE DESCRIPTOR THAT IS TOO LONG\r\n"
+    )
     table = ama.read_fixed_width(text, "SHORTU.txt", "short_descriptor", 28)
     assert rows(table) == [
         {"line": 6, "code": "00100", "separator": " ", "short_descriptor": "ANESTH THING"},
-        {"line": 7, "code": "99213", "separator": "X",
-         "short_descriptor": "WIDE DESCRIPTOR THAT IS TOO LONG"},
+        {
+            "line": 7,
+            "code": "99213",
+            "separator": "X",
+            "short_descriptor": "WIDE DESCRIPTOR THAT IS TOO LONG",
+        },
     ]
 
 
 def test_tab_header_is_found_by_content() -> None:
-    text = "Some title\r\n\r\nconcept id\tCPT Code\tConsumer Friendly Descriptor\r\n" \
-           "1000001\t00100\tSleep medicine for a test\r\n1000002\t00102\r\n"
+    text = (
+        "Some title\r\n\r\nconcept id\tCPT Code\tConsumer Friendly Descriptor\r\n"
+        "1000001\t00100\tSleep medicine for a test\r\n1000002\t00102\r\n"
+    )
     table = ama.read_tab_with_header(text, "ConsumerDescriptor.txt", ama.CONSUMER_HEADER)
     assert rows(table) == [
-        {"line": 4, "concept_id": "1000001", "code": "00100",
-         "consumer_descriptor": "Sleep medicine for a test"},
+        {
+            "line": 4,
+            "concept_id": "1000001",
+            "code": "00100",
+            "consumer_descriptor": "Sleep medicine for a test",
+        },
         {"line": 5, "concept_id": "1000002", "code": "00102", "consumer_descriptor": ""},
     ]
 
 
 def test_tab_file_without_its_header_is_refused() -> None:
-    with pytest.raises(ReleaseFormatError, match="ConsumerDescriptor.txt: header row 'Concept Id"):
-        ama.read_tab_with_header("1000001\t00100\tx\r\n", "ConsumerDescriptor.txt",
-                                 ama.CONSUMER_HEADER)
+    with pytest.raises(
+        ReleaseFormatError, match=r"ConsumerDescriptor\.txt: header row 'Concept Id"
+    ):
+        ama.read_tab_with_header(
+            "1000001\t00100\tx\r\n", "ConsumerDescriptor.txt", ama.CONSUMER_HEADER
+        )
 
 
 def test_pla_xml() -> None:
-    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<plaCodes>'
-           '<plaCode cdCode="0001U" cdId="7"><cdDesc>Long</cdDesc><cdStatus>EXISTING</cdStatus>'
-           '<testName>Assay\u00ae</testName><effectiveDate>2024-07-01T00:00:00-05:00</effectiveDate>'
-           '</plaCode></plaCodes>')
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<plaCodes>'
+        '<plaCode cdCode="0001U" cdId="7"><cdDesc>Long</cdDesc><cdStatus>EXISTING</cdStatus>'
+        "<testName>Assay\u00ae</testName><effectiveDate>2024-07-01T00:00:00-05:00</effectiveDate>"
+        "</plaCode></plaCodes>"
+    )
     frame = ama.read_pla_xml(xml, "CPTPLA").frame
-    assert frame.astype(object).where(frame.notna(), None).to_dict("records") == [{
-        "line": 1, "code": "0001U", "pla_id": "7", "long_descriptor": "Long",
-        "medium_descriptor": None, "short_descriptor": None, "pla_status": "EXISTING",
-        "clinician_descriptor": None, "consumer_descriptor": None,
-        "pla_effective_date": "2024-07-01T00:00:00-05:00", "pla_publish_date": None,
-        "pla_lab_name": None, "pla_manufacturer_name": None, "pla_test_name": "Assay\u00ae",
-    }]
+    assert frame.astype(object).where(frame.notna(), None).to_dict("records") == [
+        {
+            "line": 1,
+            "code": "0001U",
+            "pla_id": "7",
+            "long_descriptor": "Long",
+            "medium_descriptor": None,
+            "short_descriptor": None,
+            "pla_status": "EXISTING",
+            "clinician_descriptor": None,
+            "consumer_descriptor": None,
+            "pla_effective_date": "2024-07-01T00:00:00-05:00",
+            "pla_publish_date": None,
+            "pla_lab_name": None,
+            "pla_manufacturer_name": None,
+            "pla_test_name": "Assay\u00ae",
+        }
+    ]
 
 
 def test_malformed_pla_xml_names_the_line() -> None:
@@ -114,8 +149,15 @@ def test_directory_and_zip_read_the_same(samples: Path, tmp_path: Path) -> None:
 def test_generated_release_reads_into_tidy_tables(samples: Path) -> None:
     release = read_cpt_release(ReleaseArchive.open(samples / "cpt-2026"))
     assert {r: f.encoding for r, f in release.files.items()} == {
-        "longult": "cp1252", "medu": "cp1252", "shortu": "cp1252", "consumer": "utf-8-sig",
-        "clinician": "utf-8", "pla": "utf-8", "history": "cp1252", "deleted": "cp1252"}
+        "longult": "cp1252",
+        "medu": "cp1252",
+        "shortu": "cp1252",
+        "consumer": "utf-8-sig",
+        "clinician": "utf-8",
+        "pla": "utf-8",
+        "history": "cp1252",
+        "deleted": "cp1252",
+    }
     assert validate_cpt_release(release) == ([], [])
     tables = cpt_tables(release)
     catalog = tables["catalog"]
@@ -134,8 +176,11 @@ def test_two_candidates_for_one_role_are_refused(samples: Path, tmp_path: Path) 
     release = tmp_path / "cpt"
     shutil.copytree(samples / "cpt-2025", release)
     shutil.copy(release / "standard/LONGULT.txt", release / "LONGULT.txt")
-    with pytest.raises(SourceLayoutError, match=r"two candidates for 'LONGULT.txt': "
-                       r"LONGULT.txt, standard/LONGULT.txt"):
+    with pytest.raises(
+        SourceLayoutError,
+        match=r"two candidates for 'LONGULT.txt': "
+        r"LONGULT.txt, standard/LONGULT.txt",
+    ):
         read_cpt_release(ReleaseArchive.open(release))
 
 

@@ -25,24 +25,43 @@ PAIRS = list(itertools.pairwise(YEARS))
 CODE_RE = re.compile(r"^(\d{5}|\d{4}[FTUAM])$")
 LINE_CODE_RE = re.compile(r"^(\d{5}|\d{4}[FTUAM])[\t ]")
 SHAPES = {
-    "cat1": r"^\d{5}$", "cat2": r"^\d{4}F$", "cat3": r"^\d{4}T$", "pla": r"^\d{4}U$",
-    "vaccine": r"^\d{4}A$", "maaa": r"^\d{4}M$",
+    "cat1": r"^\d{5}$",
+    "cat2": r"^\d{4}F$",
+    "cat3": r"^\d{4}T$",
+    "pla": r"^\d{4}U$",
+    "vaccine": r"^\d{4}A$",
+    "maaa": r"^\d{4}M$",
 }
 EDITORIAL_PUNCT = re.compile(r"(?<!\d)[,;:.()\[\]\"'!?](?!\d)")
 TRUTH_HEADER = [
-    "codeset", "from_version", "to_version", "key", "change_type", "field", "old_value",
-    "new_value", "effective_date", "source_action",
+    "codeset",
+    "from_version",
+    "to_version",
+    "key",
+    "change_type",
+    "field",
+    "old_value",
+    "new_value",
+    "effective_date",
+    "source_action",
 ]
 CHANGE_TYPES = {
-    "added", "retired", "reactivated", "descriptor_revised", "descriptor_editorial",
+    "added",
+    "retired",
+    "reactivated",
+    "descriptor_revised",
+    "descriptor_editorial",
     "attribute_changed",
 }
 FILES = (
-    "standard/LONGULT.txt", "standard/MEDU.txt", "standard/SHORTU.txt",
+    "standard/LONGULT.txt",
+    "standard/MEDU.txt",
+    "standard/SHORTU.txt",
     "standard/Consumer Friendly Descriptors/ConsumerDescriptor.txt",
     "standard/Clinician Descriptors/ClinicianDescriptor.txt",
     "standard/Proprietary Laboratory Analyses (PLA) Codes/CPTPLA",
-    "CPT Link/history/History_DTK_tab.txt", "CPT Link/history/Deleted_DTK_tab.txt",
+    "CPT Link/history/History_DTK_tab.txt",
+    "CPT Link/history/Deleted_DTK_tab.txt",
 )
 
 
@@ -77,8 +96,9 @@ def load_release(root: Path) -> dict:
             rel[key] = dict(ln.split("\t", 1) for ln in body)
         else:
             rel[key] = {ln[:5]: ln[6:].rstrip(" ") for ln in body}
-    header, rows = tab_rows(std / "Consumer Friendly Descriptors" / "ConsumerDescriptor.txt",
-                            "utf-8-sig")
+    header, rows = tab_rows(
+        std / "Consumer Friendly Descriptors" / "ConsumerDescriptor.txt", "utf-8-sig"
+    )
     rel["consumer_header"] = header
     rel["consumer"] = {r[1]: r[2] for r in rows}
     rel["concept"] = {r[1]: r[0] for r in rows}
@@ -101,16 +121,22 @@ def load_release(root: Path) -> dict:
 
 
 def field_values(rel: dict, code: str) -> dict[str, str]:
-    vals = {"long_descriptor": rel["long"][code], "medium_descriptor": rel["medium"][code],
-            "short_descriptor": rel["short"][code]}
+    vals = {
+        "long_descriptor": rel["long"][code],
+        "medium_descriptor": rel["medium"][code],
+        "short_descriptor": rel["short"][code],
+    }
     if code in rel["consumer"]:
         vals["consumer_descriptor"] = rel["consumer"][code]
     for cid, text in rel["clinician"].get(code, []):
         vals[f"clinician_descriptor:{cid}"] = text
     if code in rel["pla"]:
         p = rel["pla"][code]
-        vals |= {"pla_lab_name": p["labName"], "pla_manufacturer_name": p["manufacturerName"],
-                 "pla_test_name": p["testName"]}
+        vals |= {
+            "pla_lab_name": p["labName"],
+            "pla_manufacturer_name": p["manufacturerName"],
+            "pla_test_name": p["testName"],
+        }
     return vals
 
 
@@ -123,8 +149,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
         with open(out / "truth" / f"changes_{y0}_{y1}.csv", encoding="utf-8", newline="") as fh:
             truth[(y0, y1)] = list(csv.reader(fh))
     return {
-        "out": out, "dirs": dirs, "rel": {y: load_release(d) for y, d in zip(YEARS, dirs,
-                                                                              strict=True)},
+        "out": out,
+        "dirs": dirs,
+        "rel": {y: load_release(d) for y, d in zip(YEARS, dirs, strict=True)},
         "truth": truth,
     }
 
@@ -135,8 +162,9 @@ def truth_dicts(generated: dict, pair: tuple[int, int]) -> list[dict[str, str]]:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_layout(generated: dict) -> None:
@@ -152,8 +180,10 @@ def test_layout(generated: dict) -> None:
 
 def test_determinism(generated: dict, tmp_path: Path) -> None:
     # Same seed in a fresh interpreter with a different hash seed -> byte-identical tree.
-    code = ("import sys; from pathlib import Path; from codecatalog.samples import "
-            "generate_releases; generate_releases(Path(sys.argv[1]), [2024, 2025, 2026], seed=0)")
+    code = (
+        "import sys; from pathlib import Path; from codecatalog.samples import "
+        "generate_releases; generate_releases(Path(sys.argv[1]), [2024, 2025, 2026], seed=0)"
+    )
     env = dict(os.environ, PYTHONHASHSEED="12345")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "again")], check=True, env=env)
     assert tree_bytes(tmp_path / "again") == tree_bytes(generated["out"])
@@ -228,7 +258,11 @@ def test_consumer_and_clinician(generated: dict, year: int) -> None:
     clinician.decode("utf-8")
     assert rel["consumer_header"] == ["Concept Id", "CPT Code", "Consumer Friendly Descriptor"]
     assert rel["clinician_header"] == [
-        "Concept Id", "CPT Code", "Clinician Descriptor Id", "Clinician Descriptor"]
+        "Concept Id",
+        "CPT Code",
+        "Clinician Descriptor Id",
+        "Clinician Descriptor",
+    ]
     expected = {c for c in rel["long"] if not c.endswith("F")}
     assert set(rel["consumer"]) == expected == set(rel["clinician"])
     assert all(1 <= len(v) <= 4 for v in rel["clinician"].values())
@@ -244,8 +278,13 @@ def test_consumer_and_clinician(generated: dict, year: int) -> None:
 
 def test_no_double_spaces_in_first_release(generated: dict) -> None:
     rel = generated["rel"][YEARS[0]]
-    texts = [*rel["long"].values(), *rel["medium"].values(), *rel["short"].values(),
-             *rel["consumer"].values(), *(r[3] for r in rel["clinician_rows"])]
+    texts = [
+        *rel["long"].values(),
+        *rel["medium"].values(),
+        *rel["short"].values(),
+        *rel["consumer"].values(),
+        *(r[3] for r in rel["clinician_rows"]),
+    ]
     assert not [t for t in texts if "  " in t]
 
 
@@ -264,8 +303,11 @@ def test_ids_stable_across_years(generated: dict) -> None:
 @pytest.mark.parametrize("year", YEARS)
 def test_pla_xml(generated: dict, year: int) -> None:
     d, rel = generated["dirs"][YEARS.index(year)], generated["rel"][year]
-    assert (d / FILES[5]).read_bytes().startswith(
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>')
+    assert (
+        (d / FILES[5])
+        .read_bytes()
+        .startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>')
+    )
     assert rel["xml_root"].tag == "plaCodes"
     assert set(rel["pla"]) == {c for c in rel["long"] if c.endswith("U")}
     iso = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00[+-]\d{2}:\d{2}$")
@@ -290,15 +332,31 @@ def test_pla_xml(generated: dict, year: int) -> None:
 def test_history_and_deleted(generated: dict) -> None:
     first = generated["rel"][YEARS[0]]
     assert first["history_header"] == [
-        "Date", "Change Type", "Concept Id", "CPT Code", "Level", "Prior Value",
-        "Current Value", "Instruction"]
+        "Date",
+        "Change Type",
+        "Concept Id",
+        "CPT Code",
+        "Level",
+        "Prior Value",
+        "Current Value",
+        "Instruction",
+    ]
     assert first["deleted_header"] == [
-        "Concept Id", "Code", "Date Deleted", "Level", "Descriptor", "Instruction"]
+        "Concept Id",
+        "Code",
+        "Date Deleted",
+        "Level",
+        "Descriptor",
+        "Instruction",
+    ]
     date_re = re.compile(r"^(Pre-1990|(19[89]\d|20\d\d)\d{4})$")
     added = {r[3] for r in first["history"] if r[1] == "ADDED"}
     assert set(first["long"]) <= added
-    cat1_dates = [r[0] for r in first["history"] if r[1] == "ADDED" and r[3] in first["long"]
-                  and r[3].isdigit()]
+    cat1_dates = [
+        r[0]
+        for r in first["history"]
+        if r[1] == "ADDED" and r[3] in first["long"] and r[3].isdigit()
+    ]
     assert 0.3 < cat1_dates.count("Pre-1990") / len(cat1_dates) < 0.5
     assert all(d == "Pre-1990" or "19900101" <= d <= "20230101" for d in cat1_dates)
     assert 100 <= len(first["deleted"]) <= 200
@@ -310,12 +368,11 @@ def test_history_and_deleted(generated: dict) -> None:
         assert all(r[4] in {"1", "2", "3", "4"} for r in rel["history"])
         assert not set(rel["deleted"]) & set(rel["long"])
         instr = [r[5] for r in rel["deleted"].values()]
-        assert all(i == "" or re.fullmatch(r"Code deleted\. To report, see \S+", i)
-                   for i in instr)
+        assert all(i == "" or re.fullmatch(r"Code deleted\. To report, see \S+", i) for i in instr)
     for y0, y1 in PAIRS:
         h0, h1 = generated["rel"][y0]["history"], generated["rel"][y1]["history"]
         assert h1[: len(h0)] == h0, "history is cumulative"
-        assert all(r[0] == f"{y1}0101" for r in h1[len(h0):])
+        assert all(r[0] == f"{y1}0101" for r in h1[len(h0) :])
 
 
 def test_truth_format(generated: dict) -> None:
@@ -379,8 +436,9 @@ def test_truth_whole_row_events(generated: dict, pair: tuple[int, int]) -> None:
     assert any(c in first_deleted for c in by_type["reactivated"])
     if pair != PAIRS[0]:
         prev = PAIRS[PAIRS.index(pair) - 1]
-        prev_retired = {r["key"] for r in truth_dicts(generated, prev)
-                        if r["change_type"] == "retired"}
+        prev_retired = {
+            r["key"] for r in truth_dicts(generated, prev) if r["change_type"] == "retired"
+        }
         back = by_type["reactivated"] & prev_retired
         assert len(back) == 1
         code = back.pop()
@@ -404,10 +462,18 @@ def test_truth_field_changes_match_files(generated: dict, pair: tuple[int, int])
         assert (truth[k]["old_value"], truth[k]["new_value"]) == (old, new), k
     fields = Counter(f.split(":")[0] for _, f in truth)
     assert set(fields) == {
-        "long_descriptor", "medium_descriptor", "short_descriptor", "consumer_descriptor",
-        "clinician_descriptor", "pla_lab_name", "pla_manufacturer_name", "pla_test_name"}
-    assert len({k for k, _ in truth}) == len({(k, r["change_type"]) for (k, _), r in
-                                              truth.items()}), "one kind of edit per code"
+        "long_descriptor",
+        "medium_descriptor",
+        "short_descriptor",
+        "consumer_descriptor",
+        "clinician_descriptor",
+        "pla_lab_name",
+        "pla_manufacturer_name",
+        "pla_test_name",
+    }
+    assert len({k for k, _ in truth}) == len(
+        {(k, r["change_type"]) for (k, _), r in truth.items()}
+    ), "one kind of edit per code"
 
 
 @pytest.mark.parametrize("pair", PAIRS)
@@ -425,8 +491,11 @@ def test_revised_vs_editorial(generated: dict, pair: tuple[int, int]) -> None:
     assert ed_fields["consumer_descriptor"] >= 5 and ed_fields["clinician_descriptor"] >= 5
     long_rev = [r for r in revised if r["field"] == "long_descriptor"]
     assert len(long_rev) >= 60
-    symbol_only = [r for r in long_rev if re.sub(r"[<>=+-]", "", r["old_value"])
-                   == re.sub(r"[<>=+-]", "", r["new_value"])]
+    symbol_only = [
+        r
+        for r in long_rev
+        if re.sub(r"[<>=+-]", "", r["old_value"]) == re.sub(r"[<>=+-]", "", r["new_value"])
+    ]
     assert len(symbol_only) >= 5
     clin = [r for r in revised if r["field"].startswith("clinician_descriptor:")]
     assert sum(1 for r in clin if r["old_value"] == "") >= 5

@@ -35,7 +35,13 @@ def test_malformed_labels_are_refused(label: str) -> None:
 def test_order_is_effective_date_then_correction() -> None:
     labels = ["2026Q3", "2025r1", "2026", "2025", "2025Q4", "2025r2"]
     assert [v.label for v in sorted(map(Version.parse, labels))] == [
-        "2025", "2025r1", "2025r2", "2025Q4", "2026", "2026Q3"]
+        "2025",
+        "2025r1",
+        "2025r2",
+        "2025Q4",
+        "2026",
+        "2026Q3",
+    ]
 
 
 def test_annual_and_first_quarter_share_a_release_slot() -> None:

@@ -14,7 +14,7 @@ def code_shape(series: pd.Series, *, pattern: str) -> pd.Series:
 
 @extensions.register_check_method(statistics=["allow_pre"])
 def yyyymmdd(series: pd.Series, *, allow_pre: bool) -> pd.Series:
-    """A real calendar date written `YYYYMMDD`; with allow_pre also `Pre-YYYY` (CPT history files)."""
+    """A real calendar date `YYYYMMDD`; with allow_pre also `Pre-YYYY` (CPT history files)."""
     text = series.astype("str")
     digits = text.where(text.str.fullmatch(r"\d{8}").fillna(False).astype(bool))
     is_date = pd.to_datetime(digits, format="%Y%m%d", errors="coerce").notna()

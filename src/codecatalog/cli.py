@@ -27,8 +27,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     warehouse_dir = _warehouse(args.warehouse)
     effective = date.fromisoformat(args.effective) if args.effective else None
     if args.plain:
-        result = pipeline.refresh(args.source, args.path, args.version,
-                                  warehouse_dir=warehouse_dir, effective=effective)
+        result = pipeline.refresh(
+            args.source, args.path, args.version, warehouse_dir=warehouse_dir, effective=effective
+        )
     else:
         from codecatalog.flows.refresh import refresh_flow
 
@@ -86,19 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     warehouse_help = "warehouse directory (default: $CODECATALOG_WAREHOUSE or ./warehouse)"
 
-    refresh = sub.add_parser("refresh", help="load one release and publish it",
-                             description=cmd_refresh.__doc__)
+    refresh = sub.add_parser(
+        "refresh", help="load one release and publish it", description=cmd_refresh.__doc__
+    )
     refresh.add_argument("source", help="code set, e.g. cpt")
     refresh.add_argument("path", help="release directory, zip file or http(s) URL")
     refresh.add_argument("--version", required=True, help="version label: 2026, 2026Q3, 2025r1")
     refresh.add_argument("--effective", help="effective date YYYY-MM-DD (default: from version)")
     refresh.add_argument("--warehouse", help=warehouse_help)
-    refresh.add_argument("--plain", action="store_true",
-                         help="run the steps directly, without Prefect")
+    refresh.add_argument(
+        "--plain", action="store_true", help="run the steps directly, without Prefect"
+    )
     refresh.set_defaults(func=cmd_refresh)
 
-    diff = sub.add_parser("diff", help="changes between two loaded versions",
-                          description=cmd_diff.__doc__)
+    diff = sub.add_parser(
+        "diff", help="changes between two loaded versions", description=cmd_diff.__doc__
+    )
     diff.add_argument("source", help="code set, e.g. cpt")
     diff.add_argument("from_version", metavar="FROM", help="earlier version")
     diff.add_argument("to_version", metavar="TO", help="later version")
@@ -106,8 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--warehouse", help=warehouse_help)
     diff.set_defaults(func=cmd_diff)
 
-    samples = sub.add_parser("samples", help="generate synthetic CPT releases and ground truth",
-                             description=cmd_samples.__doc__)
+    samples = sub.add_parser(
+        "samples",
+        help="generate synthetic CPT releases and ground truth",
+        description=cmd_samples.__doc__,
+    )
     samples.add_argument("out", help="output directory")
     samples.add_argument("--years", type=int, nargs="+", required=True)
     samples.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""One exception hierarchy; every error names the file, the line/row, the column and the value it is about."""
+"""One exception hierarchy; errors name the file, the line/row, the column and the value."""
 
 from __future__ import annotations
 
@@ -57,11 +57,13 @@ class ValidationFailed(CodecatalogError):
         lines = [str(f) for f in failures[:shown]]
         if len(failures) > shown:
             lines.append(f"... and {len(failures) - shown} more")
-        super().__init__(f"{release}: {len(failures)} validation failure(s)\n  " + "\n  ".join(lines))
+        super().__init__(
+            f"{release}: {len(failures)} validation failure(s)\n  " + "\n  ".join(lines)
+        )
 
 
 class VersionError(CodecatalogError):
-    """A version label is malformed, contradicts the release's content or conflicts with a loaded one."""
+    """A version label is malformed, contradicts the release or conflicts with a loaded one."""
 
 
 class WarehouseBusy(CodecatalogError):

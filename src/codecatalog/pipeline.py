@@ -83,21 +83,41 @@ def validate_step(release: CptRelease, version: Version, effective: date) -> lis
     return warnings
 
 
-def load_step(warehouse_dir: Path, codeset: str, version: Version, effective: date,
-              release: CptRelease, source_uri: str, warnings: list[Failure]) -> str:
+def load_step(
+    warehouse_dir: Path,
+    codeset: str,
+    version: Version,
+    effective: date,
+    release: CptRelease,
+    source_uri: str,
+    warnings: list[Failure],
+) -> str:
     """Load the release in one transaction; `unchanged` when the same bytes are already loaded."""
     con = wh.connect(warehouse_dir)
     try:
         if not wh.check_new_version(con, codeset, version, effective, release.content_sha256):
             outcome = "unchanged"
         else:
-            wh.load_release(con, codeset, version, effective, cpt_tables(release),
-                            content_sha256=release.content_sha256, source=source_uri,
-                            files=[f.__dict__ for f in release.files.values()])
+            wh.load_release(
+                con,
+                codeset,
+                version,
+                effective,
+                cpt_tables(release),
+                content_sha256=release.content_sha256,
+                source=source_uri,
+                files=[f.__dict__ for f in release.files.values()],
+            )
             outcome = "loaded"
-        wh.record_attempt(con, codeset=codeset, version=version.label, source=source_uri,
-                          content_sha256=release.content_sha256, outcome=outcome,
-                          warnings=warnings)
+        wh.record_attempt(
+            con,
+            codeset=codeset,
+            version=version.label,
+            source=source_uri,
+            content_sha256=release.content_sha256,
+            outcome=outcome,
+            warnings=warnings,
+        )
     finally:
         con.close()
     return outcome
@@ -120,41 +140,68 @@ def diff_step(warehouse_dir: Path, codeset: str, version: str) -> Comparison:
         before = predecessor(con, codeset, version)
         if before is None:
             return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
-        return Comparison(before.version, changes_between(con, cfg, before.version, version),
-                          reconciliation(con, cfg, before.version, version))
+        return Comparison(
+            before.version,
+            changes_between(con, cfg, before.version, version),
+            reconciliation(con, cfg, before.version, version),
+        )
     finally:
         con.close()
 
 
-def publish_step(warehouse_dir: Path, codeset: str, version: str, comparison: Comparison,
-                 warnings: list[Failure]) -> tuple[Path, str]:
+def publish_step(
+    warehouse_dir: Path, codeset: str, version: str, comparison: Comparison, warnings: list[Failure]
+) -> tuple[Path, str]:
     """Render the report and publish the version directory; move `latest` if it is the newest."""
     cfg = source(codeset)
     con = wh.connect(warehouse_dir, read_only=True)
     try:
         release = wh.find_release(con, codeset, version)
         newest = wh.loaded_releases(con, codeset)[-1]
-        tables = {"catalog": con.execute(
-            f"SELECT * EXCLUDE (version) FROM {codeset}_catalog WHERE version = ? "
-            f"ORDER BY {cfg.key}", [version]).df()}
+        tables = {
+            "catalog": con.execute(
+                f"SELECT * EXCLUDE (version) FROM {codeset}_catalog WHERE version = ? "
+                f"ORDER BY {cfg.key}",
+                [version],
+            ).df()
+        }
         if cfg.detail:
             tables[f"{cfg.detail.name}s"] = con.execute(
                 f"SELECT * EXCLUDE (version) FROM {codeset}_details WHERE version = ? "
-                f"ORDER BY {cfg.key}, {cfg.detail.id}", [version]).df()
-        files = con.execute("SELECT files FROM releases WHERE codeset = ? AND version = ?",
-                            [codeset, version]).fetchone()[0]
+                f"ORDER BY {cfg.key}, {cfg.detail.id}",
+                [version],
+            ).df()
+        files = con.execute(
+            "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
+        ).fetchone()[0]
     finally:
         con.close()
     tables["changes"] = comparison.changes
     report = render_report(
-        title=cfg.title, codeset=codeset, version=version, effective_date=release.effective_date,
-        previous=comparison.previous, row_count=release.row_count, changes=comparison.changes,
-        reconciliation=comparison.reconciliation, warnings=[str(w) for w in warnings])
+        title=cfg.title,
+        codeset=codeset,
+        version=version,
+        effective_date=release.effective_date,
+        previous=comparison.previous,
+        row_count=release.row_count,
+        changes=comparison.changes,
+        reconciliation=comparison.reconciliation,
+        warnings=[str(w) for w in warnings],
+    )
     root = published_root(warehouse_dir)
-    path = publish_version(root, Publication(
-        codeset=codeset, version=version, effective_date=release.effective_date,
-        previous_version=comparison.previous, tables=tables, report_md=report,
-        inputs=json.loads(files), content_sha256=release.content_sha256))
+    path = publish_version(
+        root,
+        Publication(
+            codeset=codeset,
+            version=version,
+            effective_date=release.effective_date,
+            previous_version=comparison.previous,
+            tables=tables,
+            report_md=report,
+            inputs=json.loads(files),
+            content_sha256=release.content_sha256,
+        ),
+    )
     latest = newest.version
     if (root / codeset / latest).exists():
         point_latest(root, codeset, latest, newest.effective_date)
@@ -166,9 +213,15 @@ def call(step: Callable[..., Any], *args: Any) -> Any:
     return step(*args)
 
 
-def refresh(codeset: str, source_uri: str, version: str, *, warehouse_dir: Path,
-            effective: date | None = None,
-            run: Callable[..., Any] = call) -> RefreshResult:
+def refresh(
+    codeset: str,
+    source_uri: str,
+    version: str,
+    *,
+    warehouse_dir: Path,
+    effective: date | None = None,
+    run: Callable[..., Any] = call,
+) -> RefreshResult:
     """Fetch, read, validate, load, diff, report and publish one release.
 
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
@@ -182,24 +235,46 @@ def refresh(codeset: str, source_uri: str, version: str, *, warehouse_dir: Path,
         release = run(read_step, codeset, path)
         sha = release.content_sha256
         warnings = run(validate_step, release, parsed, effective)
-        outcome = run(load_step, warehouse_dir, codeset, parsed, effective, release, source_uri,
-                      warnings)
+        outcome = run(
+            load_step, warehouse_dir, codeset, parsed, effective, release, source_uri, warnings
+        )
     except CodecatalogError as err:
         _record_refusal(warehouse_dir, codeset, version, source_uri, sha, err)
         raise
     comparison = run(diff_step, warehouse_dir, codeset, version)
     published, latest = run(publish_step, warehouse_dir, codeset, version, comparison, warnings)
-    return RefreshResult(codeset, version, outcome, published, latest, comparison.previous,
-                         change_counts(comparison.changes), warnings)
+    return RefreshResult(
+        codeset,
+        version,
+        outcome,
+        published,
+        latest,
+        comparison.previous,
+        change_counts(comparison.changes),
+        warnings,
+    )
 
 
-def _record_refusal(warehouse_dir: Path, codeset: str, version: str, source_uri: str,
-                    sha: str | None, err: CodecatalogError) -> None:
+def _record_refusal(
+    warehouse_dir: Path,
+    codeset: str,
+    version: str,
+    source_uri: str,
+    sha: str | None,
+    err: CodecatalogError,
+) -> None:
     failures = err.failures if isinstance(err, ValidationFailed) else []
     con = wh.connect(warehouse_dir)
     try:
-        wh.record_attempt(con, codeset=codeset, version=version, source=source_uri,
-                          content_sha256=sha, outcome="rejected", message=str(err),
-                          failures=failures)
+        wh.record_attempt(
+            con,
+            codeset=codeset,
+            version=version,
+            source=source_uri,
+            content_sha256=sha,
+            outcome="rejected",
+            message=str(err),
+            failures=failures,
+        )
     finally:
         con.close()

@@ -33,13 +33,22 @@ def render_report(
 ) -> str:
     """Markdown: summary counts, whole-row events by key, field changes by field, reconciliation."""
     lines = [f"# {title} {version} — change report", ""]
-    lines += [f"- Code set: `{codeset}`", f"- Version: `{version}` (effective {effective_date})",
-              f"- Keys in this version: {row_count:,}"]
+    lines += [
+        f"- Code set: `{codeset}`",
+        f"- Version: `{version}` (effective {effective_date})",
+        f"- Keys in this version: {row_count:,}",
+    ]
     if previous is None:
         lines += ["- Previous version: none (first loaded version; no changes to report)", ""]
         return "\n".join(lines + _warnings_section(warnings)) + "\n"
-    lines += [f"- Compared with: `{previous}`", "", "## Summary", "",
-              "| change type | rows |", "|---|---:|"]
+    lines += [
+        f"- Compared with: `{previous}`",
+        "",
+        "## Summary",
+        "",
+        "| change type | rows |",
+        "|---|---:|",
+    ]
     lines += [f"| {kind} | {n:,} |" for kind, n in change_counts(changes).items()]
     for kind in _LISTED:
         keys = changes.loc[changes["change_type"] == kind, "key"].tolist()
@@ -53,15 +62,21 @@ def render_report(
         lines += [f"| {r.field} | {r.change_type} | {r.rows:,} |" for r in table.itertuples()]
     lines += ["", "## Reconciliation with the release's own actions", ""]
     if reconciliation is None:
-        lines.append("Not applicable: the previous loaded version is not the immediate predecessor.")
+        lines.append(
+            "Not applicable: the previous loaded version is not the immediate predecessor."
+        )
     elif reconciliation.empty:
-        lines.append("Every computed addition, retirement and reactivation matches the release's "
-                     "own history, and vice versa.")
+        lines.append(
+            "Every computed addition, retirement and reactivation matches the release's "
+            "own history, and vice versa."
+        )
     else:
         lines += ["| key | computed | source action | problem |", "|---|---|---|---|"]
-        lines += [f"| {r.key} | {r.computed} | {r.source_action} | {r.problem} |"
-                  for r in reconciliation.itertuples()]
-    return "\n".join(lines + [""] + _warnings_section(warnings)) + "\n"
+        lines += [
+            f"| {r.key} | {r.computed} | {r.source_action} | {r.problem} |"
+            for r in reconciliation.itertuples()
+        ]
+    return "\n".join([*lines, "", *_warnings_section(warnings)]) + "\n"
 
 
 def _warnings_section(warnings: list[str]) -> list[str]:

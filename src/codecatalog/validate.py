@@ -1,4 +1,4 @@
-"""Run the declarative schemas in `schemas/` lazily and turn pandera's failure cases into Failures."""
+"""Run the YAML schemas in `schemas/` lazily; turn pandera's failure cases into Failures."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _blocking_copy(schema: pa.DataFrameSchema) -> tuple[pa.DataFrameSchema, set[
 
 
 def failure_cases(frame: pd.DataFrame, schema_name: str) -> pd.DataFrame:
-    """pandera's failure cases (column, check, failure_case, index) plus a boolean `warning` column."""
+    """pandera's failure cases (column, check, failure_case, index) plus a `warning` flag."""
     schema, warning_checks = _blocking_copy(load_schema(schema_name))
     try:
         schema.validate(frame, lazy=True)

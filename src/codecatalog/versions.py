@@ -1,4 +1,4 @@
-"""Version labels: `YYYY`, `YYYYQn`, optionally followed by `rN` (the N-th correction of that release)."""
+"""Version labels: `YYYY`, `YYYYQn`, optionally followed by `rN` (the N-th correction)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class Version:
         m = _LABEL.fullmatch(label)
         if not m:
             raise VersionError(
-                f"version {label!r} is not YYYY, YYYYQn or either followed by rN (e.g. 2026, 2026Q3, 2025r1)"
+                f"version {label!r} is not YYYY, YYYYQn or either followed by rN "
+                "(e.g. 2026, 2026Q3, 2025r1)"
             )
         quarter = int(m["quarter"] or 1)
         effective = date(int(m["year"]), 3 * (quarter - 1) + 1, 1)

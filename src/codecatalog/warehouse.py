@@ -105,7 +105,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[LoadedRelease]:
-    """Loaded versions of a code set in effective-date order (corrections right after their base)."""
+    """Loaded versions of a code set by effective date (corrections right after their base)."""
     if not _table_exists(con, "releases"):
         return []
     rows = con.execute(
@@ -170,8 +170,17 @@ def load_release(
     with transaction(con):
         con.execute(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [codeset, version.label, effective_date, version.correction, content_sha256,
-             source, json.dumps(files), len(tables["catalog"]), _now()],
+            [
+                codeset,
+                version.label,
+                effective_date,
+                version.correction,
+                content_sha256,
+                source,
+                json.dumps(files),
+                len(tables["catalog"]),
+                _now(),
+            ],
         )
         for kind, frame in tables.items():
             table = f"{codeset}_{kind}"
@@ -180,8 +189,9 @@ def load_release(
                 f"CREATE TABLE IF NOT EXISTS {table} AS "
                 "SELECT ''::VARCHAR AS version, * FROM incoming LIMIT 0"
             )
-            con.execute(f"INSERT INTO {table} BY NAME SELECT ? AS version, * FROM incoming",
-                        [version.label])
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT ? AS version, * FROM incoming", [version.label]
+            )
             con.unregister("incoming")
 
 
@@ -201,18 +211,27 @@ def record_attempt(
     con.execute(
         "INSERT INTO load_attempts (codeset, version, source, content_sha256, outcome, message, "
         "failures, warnings, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [codeset, version, source, content_sha256, outcome, message,
-         json.dumps([f.__dict__ for f in failures]), json.dumps([w.__dict__ for w in warnings]),
-         _now()],
+        [
+            codeset,
+            version,
+            source,
+            content_sha256,
+            outcome,
+            message,
+            json.dumps([f.__dict__ for f in failures]),
+            json.dumps([w.__dict__ for w in warnings]),
+            _now(),
+        ],
     )
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+    )
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-

@@ -1,4 +1,4 @@
-"""Changes between two loaded versions, as set-based DuckDB SQL in the vocabulary of DESIGN.md §3."""
+"""Changes between two loaded versions: set-based DuckDB SQL in the vocabulary of DESIGN.md §3."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def _window_sql(cfg: SourceConfig) -> str:
     detail = (
         f"UNION ALL SELECT code AS key, '{cfg.detail.name}:' || {cfg.detail.id} AS field, "
         f"{cfg.detail.value} AS value FROM {cs}_details WHERE version = $v"
-        if cfg.detail else ""
+        if cfg.detail
+        else ""
     )
     values = (
         f"SELECT key, field, value FROM (SELECT {cfg.key} AS key, {tracked} FROM {cs}_catalog "
@@ -69,8 +70,8 @@ def _window_sql(cfg: SourceConfig) -> str:
         SELECT o.key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (key)
         WHERE o.status = 'active' AND (n.key IS NULL OR n.status <> 'active')
     ),
-    old_values AS ({values.replace('$v', '$old')}),
-    new_values AS ({values.replace('$v', '$new')}),
+    old_values AS ({values.replace("$v", "$old")}),
+    new_values AS ({values.replace("$v", "$new")}),
     field_events AS (
         SELECT coalesce(o.key, n.key) AS key, coalesce(o.field, n.field) AS field,
                o.value AS old_value, n.value AS new_value
@@ -85,12 +86,17 @@ def _params(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: st
     new_release = find_release(con, cfg.name, new)
     if not old_release.order < new_release.order:
         raise VersionError(f"FROM ({old}) must be earlier than TO ({new})")
-    return {"old": old, "new": new, "old_eff": old_release.effective_date,
-            "new_eff": new_release.effective_date}
+    return {
+        "old": old,
+        "new": new,
+        "old_eff": old_release.effective_date,
+        "new_eff": new_release.effective_date,
+    }
 
 
-def changes_between(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
-                    new: str) -> pd.DataFrame:
+def changes_between(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> pd.DataFrame:
     """Every change from version `old` to version `new`, sorted by key, change_type, field."""
     descriptor_fields = ", ".join(f"'{d}'" for d in cfg.descriptors)
     detail_like = f"OR field LIKE '{cfg.detail.name}:%'" if cfg.detail else ""
@@ -121,8 +127,9 @@ def changes_between(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
     return changes
 
 
-def reconciliation(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
-                   new: str) -> pd.DataFrame:
+def reconciliation(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> pd.DataFrame:
     """Disagreements between the computed whole-row events and the release's own actions.
 
     Only meaningful between consecutive versions: the source's actions cover one release step.
@@ -150,8 +157,7 @@ def reconciliation(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str,
     return con.execute(sql, _params(con, cfg, old, new)).df()[RECONCILIATION_COLUMNS]
 
 
-def predecessor(con: duckdb.DuckDBPyConnection, codeset: str,
-                version: str) -> LoadedRelease | None:
+def predecessor(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> LoadedRelease | None:
     """The loaded version right before `version` in effective-date order, if any."""
     releases = loaded_releases(con, codeset)
     labels = [r.version for r in releases]

@@ -1,4 +1,4 @@
-"""Which descriptor changes are editorial: only letter case, spacing, or punctuation without meaning.
+"""Which descriptor changes are editorial: only letter case, spacing or meaningless punctuation.
 
 Symbols that carry meaning (`< > = + - % /`), digits and any punctuation touching a digit (`2.5`,
 `1,000`, `(3)`) are kept, so changing them is a revision. Examples live in tests/test_normalise.py.

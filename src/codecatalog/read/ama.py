@@ -69,13 +69,18 @@ def read_fixed_width(text: str, file: str, column: str, width: int) -> Table:
 
 
 def read_tab_with_header(text: str, file: str, header: dict[str, str]) -> Table:
-    """A tab file with a header row, found by content; `header` maps file headings to column names."""
+    """A tab file whose header row is found by content; `header` maps headings to columns."""
     lines = split_lines(text)
     wanted = [h.casefold() for h in header]
-    for index, line in enumerate(lines):
-        if [cell.strip().casefold() for cell in line.split("\t")][: len(wanted)] == wanted:
-            break
-    else:
+    index = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if [cell.strip().casefold() for cell in line.split("\t")][: len(wanted)] == wanted
+        ),
+        None,
+    )
+    if index is None:
         raise ReleaseFormatError(file, None, f"header row {' | '.join(header)!r} not found")
     records = []
     for number, line in enumerate(lines[index + 1 :], start=index + 2):
@@ -118,7 +123,11 @@ def read_pla_xml(text: str, file: str) -> Table:
         raise ReleaseFormatError(file, 1, f"root element is <{root.tag}>, expected <plaCodes>")
     records = []
     for position, element in enumerate(root.iter("plaCode"), start=1):
-        record = {"line": position, "code": element.get("cdCode", ""), "pla_id": element.get("cdId")}
+        record = {
+            "line": position,
+            "code": element.get("cdCode", ""),
+            "pla_id": element.get("cdId"),
+        }
         for tag, column in _PLA_FIELDS.items():
             child = element.find(tag)
             record[column] = None if child is None else (child.text or "").strip()

@@ -37,8 +37,9 @@ class ReleaseArchive:
         """Every file in the release, as POSIX paths relative to its root, sorted."""
         if self._zip is not None:
             return sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
-        return sorted(p.relative_to(self.location).as_posix() for p in self.location.rglob("*")
-                      if p.is_file())
+        return sorted(
+            p.relative_to(self.location).as_posix() for p in self.location.rglob("*") if p.is_file()
+        )
 
     def read_bytes(self, member: str) -> bytes:
         """The raw bytes of one member."""
@@ -53,7 +54,8 @@ class ReleaseArchive:
         """
         wanted = [p.casefold() for p in patterns]
         hits = [
-            m for m in self.members()
+            m
+            for m in self.members()
             if any(fnmatch.fnmatch(PurePosixPath(m).name.casefold(), p) for p in wanted)
         ]
         role = " or ".join(repr(p) for p in patterns)

@@ -133,7 +133,7 @@ _LINE_ROLES = ("longult", "medu", "shortu", "consumer", "clinician", "pla")
 
 
 def _cross_file_failures(release: CptRelease) -> list[Failure]:
-    """Apply `cpt_release.yaml` to one row per code: present in each descriptor file, one concept id."""
+    """`cpt_release.yaml` on one row per code: in every descriptor file, one concept id."""
     tables = release.tables
     presence = pd.DataFrame(
         {
@@ -154,15 +154,31 @@ def _cross_file_failures(release: CptRelease) -> list[Failure]:
     for case in failure_cases(presence, "cpt_release.yaml").itertuples(index=False):
         row = presence.loc[case.index]
         if case.column == "concept_ids":
-            failures.append(Failure(release.name, None, "concept_id", "one concept id per code "
-                                    "across consumer, clinician and history files", row["code"]))
+            failures.append(
+                Failure(
+                    release.name,
+                    None,
+                    "concept_id",
+                    "one concept id per code across consumer, clinician and history files",
+                    row["code"],
+                )
+            )
             continue
         role = str(case.column).removesuffix("_line")
-        seen = [f"{release.files[r].member} line {int(row[f'{r}_line'])}" for r in _LINE_ROLES
-                if f"{r}_line" in row and pd.notna(row[f"{r}_line"])]
-        failures.append(Failure(release.files[role].member, None, "code",
-                                f"code missing from this file (present in {', '.join(seen)})",
-                                row["code"]))
+        seen = [
+            f"{release.files[r].member} line {int(row[f'{r}_line'])}"
+            for r in _LINE_ROLES
+            if f"{r}_line" in row and pd.notna(row[f"{r}_line"])
+        ]
+        failures.append(
+            Failure(
+                release.files[role].member,
+                None,
+                "code",
+                f"code missing from this file (present in {', '.join(seen)})",
+                row["code"],
+            )
+        )
     return failures
 
 
@@ -172,16 +188,25 @@ def _pla_disagreements(release: CptRelease) -> list[Failure]:
         return []
     pla = release.tables["pla"].frame.set_index("code")
     warnings = []
-    for role, column in (("longult", "long_descriptor"), ("medu", "medium_descriptor"),
-                         ("shortu", "short_descriptor")):
+    for role, column in (
+        ("longult", "long_descriptor"),
+        ("medu", "medium_descriptor"),
+        ("shortu", "short_descriptor"),
+    ):
         text = release.tables[role].frame.drop_duplicates("code").set_index("code")[column]
         both = pla[[column, "line"]].join(text.rename("text"), how="inner")
         differ = both[both[column].notna() & (both[column] != both["text"])]
         for code, row in differ.iterrows():
-            warnings.append(Failure(
-                release.tables["pla"].file, int(row["line"]), column,
-                f"PLA XML descriptor differs from {release.files[role].member}: {row['text']!r}",
-                f"{code}: {row[column]}"))
+            warnings.append(
+                Failure(
+                    release.tables["pla"].file,
+                    int(row["line"]),
+                    column,
+                    f"PLA XML descriptor differs from {release.files[role].member}: "
+                    f"{row['text']!r}",
+                    f"{code}: {row[column]}",
+                )
+            )
     return warnings
 
 
@@ -221,7 +246,9 @@ def cpt_tables(release: CptRelease) -> dict[str, pd.DataFrame]:
     catalog = catalog.merge(t["medu"][["code", "medium_descriptor"]], on="code", how="left")
     catalog = catalog.merge(t["shortu"][["code", "short_descriptor"]], on="code", how="left")
     catalog = catalog.merge(t["consumer"][["code", "consumer_descriptor"]], on="code", how="left")
-    concept = pd.concat([t[r][["code", "concept_id"]] for r in ("consumer", "clinician", "history")])
+    concept = pd.concat(
+        [t[r][["code", "concept_id"]] for r in ("consumer", "clinician", "history")]
+    )
     concept = concept[concept["concept_id"] != ""].drop_duplicates("code")
     catalog = catalog.merge(concept, on="code", how="left")
     if "pla" in t:
@@ -233,12 +260,28 @@ def cpt_tables(release: CptRelease) -> dict[str, pd.DataFrame]:
     catalog["status"] = "active"
     catalog = catalog.reindex(columns=CATALOG_COLUMNS).astype("str")
     details = t["clinician"][["code", "clinician_descriptor_id", "clinician_descriptor"]]
-    history = pd.concat([
-        t["history"].assign(file=release.files["history"].member),
-        t["deleted"].assign(action="DELETED", current_value="", file=release.files["deleted"].member),
-    ])
-    history = history[["code", "action", "action_date", "concept_id", "level", "prior_value",
-                       "current_value", "instruction", "file", "line"]]
+    history = pd.concat(
+        [
+            t["history"].assign(file=release.files["history"].member),
+            t["deleted"].assign(
+                action="DELETED", current_value="", file=release.files["deleted"].member
+            ),
+        ]
+    )
+    history = history[
+        [
+            "code",
+            "action",
+            "action_date",
+            "concept_id",
+            "level",
+            "prior_value",
+            "current_value",
+            "instruction",
+            "file",
+            "line",
+        ]
+    ]
     return {
         "catalog": catalog.sort_values("code", ignore_index=True),
         "details": details.sort_values(["code", "clinician_descriptor_id"], ignore_index=True),

@@ -1,4 +1,4 @@
-"""Strict text decoding: UTF-8 (BOM optional), else cp1252; anything doubtful is an error with a byte offset."""
+"""Strict text decoding: UTF-8 (BOM optional), else cp1252; anything doubtful is an error."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _WIDE_BOMS = {
     codecs.BOM_UTF16_LE: "UTF-16LE",
     codecs.BOM_UTF16_BE: "UTF-16BE",
 }
-# Control characters other than TAB, LF and CR (C0 and DEL); cp1252 maps 0x80-0x9F to printable signs.
+# C0 controls other than TAB, LF, CR, and DEL; cp1252 maps 0x80-0x9F to printable signs.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -66,7 +66,7 @@ def decode_text(data: bytes, file: str) -> DecodedText:
 
 
 def split_lines(text: str) -> list[str]:
-    """Split on CRLF, LF or CR only (unlike str.splitlines, never on NEL or U+2028 inside a descriptor).
+    """Split on CRLF, LF or CR only (unlike str.splitlines: never on NEL or U+2028).
 
     A final line end does not make an empty last line.
     """
