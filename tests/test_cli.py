@@ -70,7 +70,7 @@ def test_refused_release_exits_2_with_the_reason(
     )
     assert code == EXIT_REFUSED
     assert capsys.readouterr().err == (
-        "error: version 2025 contradicts standard/LONGULT.txt: its preamble states CPT 2024\n"
+        "error: version 2025 contradicts standard/LONGULT.txt: it states the year 2024\n"
     )
 
 

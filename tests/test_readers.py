@@ -9,17 +9,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from codecatalog.errors import ReleaseFormatError, SourceLayoutError
+from codecatalog.errors import Failure, ReleaseFormatError, SourceLayoutError
 from codecatalog.read import ama
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.cpt import classify, cpt_tables, read_cpt_release, validate_cpt_release
+from codecatalog.read.release import Table
 
 PREAMBLE = (
     "Synthetic CPT\u00ae 2026 file.\r\nSecond paragraph line.\r\n\r\nMore licence text.\r\n\r\n"
 )
 
 
-def rows(table: ama.Table) -> list[dict]:
+def rows(table: Table) -> list[dict]:
     return table.frame.to_dict("records")
 
 
@@ -198,3 +199,20 @@ def test_zip_members_exclude_directories(tmp_path: Path) -> None:
     archive = ReleaseArchive.open(path)
     assert archive.members() == ["top/standard/LONGULT.TXT"]
     assert archive.find("longult.txt") == "top/standard/LONGULT.TXT"
+
+
+def test_a_last_line_without_line_end_is_a_warning(release_copy) -> None:
+    release = release_copy(2025)
+    medu = release / "standard" / "MEDU.txt"
+    data = medu.read_bytes().rstrip(b"\r\n")
+    medu.write_bytes(data[:-10])
+    read = read_cpt_release(ReleaseArchive.open(release))
+    assert read.warnings == [
+        Failure(
+            "standard/MEDU.txt",
+            data.count(b"\n") + 1,
+            "",
+            "no line end after the last line: truncated?",
+            data[:-10].decode("cp1252").splitlines()[-1],
+        )
+    ]

@@ -26,7 +26,8 @@ from codecatalog.errors import CodecatalogError, Failure, ValidationFailed, Vers
 from codecatalog.fetch import fetch
 from codecatalog.publish import Publication, point_latest, publish_version
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.cpt import CptRelease, cpt_tables, read_cpt_release, validate_cpt_release
+from codecatalog.read.cpt import cpt_tables, read_cpt_release, validate_cpt_release
+from codecatalog.read.release import Release
 from codecatalog.report import change_counts, render_report
 from codecatalog.sources import source
 from codecatalog.versions import Version
@@ -56,7 +57,7 @@ def fetch_step(source_uri: str, warehouse_dir: Path) -> Path:
     return fetch(source_uri, Path(warehouse_dir) / "downloads").path
 
 
-def read_step(codeset: str, path: Path) -> CptRelease:
+def read_step(codeset: str, path: Path) -> Release:
     """Read every file of the release at `path` (directory or zip)."""
     family = source(codeset).family
     if family != "ama_cpt":
@@ -64,7 +65,7 @@ def read_step(codeset: str, path: Path) -> CptRelease:
     return read_cpt_release(ReleaseArchive.open(path))
 
 
-def validate_step(release: CptRelease, version: Version, effective: date) -> list[Failure]:
+def validate_step(release: Release, version: Version, effective: date) -> list[Failure]:
     """Check the version label against the release, then every schema; return the warnings.
 
     Raises VersionError or ValidationFailed (with every failure found).
@@ -72,9 +73,8 @@ def validate_step(release: CptRelease, version: Version, effective: date) -> lis
     if effective.year != version.year:
         raise VersionError(f"--effective {effective} is not in version {version}'s year")
     if release.stated_year is not None and release.stated_year != version.year:
-        longult = release.files["longult"].member
         raise VersionError(
-            f"version {version} contradicts {longult}: its preamble states CPT "
+            f"version {version} contradicts {release.year_source}: it states the year "
             f"{release.stated_year}"
         )
     errors, warnings = validate_cpt_release(release)
@@ -88,7 +88,7 @@ def load_step(
     codeset: str,
     version: Version,
     effective: date,
-    release: CptRelease,
+    release: Release,
     source_uri: str,
     warnings: list[Failure],
 ) -> str:
@@ -227,10 +227,10 @@ def refresh(
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
     failed attempt in `load_attempts`; loaded releases and published files stay as they were.
     """
-    parsed = Version.parse(version)
-    effective = effective or parsed.effective_date
     sha = None
     try:
+        parsed = Version.parse(version)
+        effective = effective or parsed.effective_date
         path = run(fetch_step, source_uri, warehouse_dir)
         release = run(read_step, codeset, path)
         sha = release.content_sha256

@@ -29,6 +29,10 @@ class SourceConfig:
     descriptors: tuple[str, ...]
     attributes: tuple[str, ...]
     detail: Detail | None = None
+    add_date: str | None = None  # catalog column with the key's add date (YYYYMMDD)
+    term_date: str | None = None  # catalog column with its termination date (last valid day)
+    source_action: str = "history"  # `history` (dated release history) or a catalog column
+    actions: dict[str, tuple[str, ...]] | None = None  # action code -> fields it announces
 
     @property
     def tracked(self) -> tuple[str, ...]:
@@ -51,6 +55,12 @@ def sources() -> dict[str, SourceConfig]:
             descriptors=tuple(entry["descriptors"]),
             attributes=tuple(entry["attributes"]),
             detail=Detail(**entry["detail"]) if "detail" in entry else None,
+            add_date=entry.get("add_date"),
+            term_date=entry.get("term_date"),
+            source_action=entry.get("source_action", "history"),
+            actions={k: tuple(v) for k, v in entry["actions"].items()}
+            if "actions" in entry
+            else None,
         )
         for name, entry in declared.items()
     }

@@ -34,25 +34,43 @@ def _window_sql(cfg: SourceConfig) -> str:
         f"SELECT key, field, value FROM (SELECT {cfg.key} AS key, {tracked} FROM {cs}_catalog "
         f"WHERE version = $v) UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
     )
+    add_date = _date_expr(cfg.add_date)
+    term_date = _date_expr(cfg.term_date)
+    rows = (
+        f"SELECT {cfg.key} AS key, status, {add_date} AS add_date, {term_date} AS term_date "
+        f"FROM {cs}_catalog WHERE version = $v"
+    )
+    if cfg.source_action == "history":
+        # CPT: the release's cumulative history; actions dated within this step count.
+        old_deleted = (
+            f"SELECT DISTINCT code AS key FROM {cs}_history "
+            "WHERE version = $old AND action = 'DELETED'"
+        )
+        source_actions = f"""
+        SELECT code AS key, arg_max(action, (d, action)) AS action,
+               max(d) FILTER (WHERE action = 'ADDED') AS added_on
+        FROM (SELECT code, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
+              FROM {cs}_history WHERE version = $new)
+        WHERE d > $old_eff AND d <= $new_eff
+        GROUP BY code"""
+    else:
+        # The record's own action code (HCPCS ACTION CD) in the new release.
+        old_deleted = "SELECT NULL::VARCHAR AS key WHERE false"
+        source_actions = (
+            f"SELECT {cfg.key} AS key, {cfg.source_action} AS action, NULL::DATE AS added_on "
+            f"FROM {cs}_catalog WHERE version = $new"
+        )
     return f"""
-    old_rows AS (SELECT {cfg.key} AS key, status FROM {cs}_catalog WHERE version = $old),
-    new_rows AS (SELECT {cfg.key} AS key, status FROM {cs}_catalog WHERE version = $new),
+    old_rows AS ({rows.replace("$v", "$old")}),
+    new_rows AS ({rows.replace("$v", "$new")}),
     earlier_keys AS (
         SELECT DISTINCT c.{cfg.key} AS key FROM {cs}_catalog c JOIN releases r
           ON r.codeset = '{cs}' AND r.version = c.version
         WHERE (r.effective_date, r.correction) < (SELECT (effective_date, correction)
                FROM releases WHERE codeset = '{cs}' AND version = $old)
     ),
-    old_deleted AS (SELECT DISTINCT code AS key FROM {cs}_history
-                    WHERE version = $old AND action = 'DELETED'),
-    source_actions AS (
-        SELECT code AS key, arg_max(action, (d, action)) AS action,
-               max(d) FILTER (WHERE action = 'ADDED') AS added_on
-        FROM (SELECT code, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
-              FROM {cs}_history WHERE version = $new)
-        WHERE d > $old_eff AND d <= $new_eff
-        GROUP BY code
-    ),
+    old_deleted AS ({old_deleted}),
+    source_actions AS ({source_actions}),
     row_events AS (
         SELECT n.key, CASE
                  WHEN o.key IS NOT NULL AND o.status <> 'active' THEN 'reactivated'
@@ -63,9 +81,10 @@ def _window_sql(cfg: SourceConfig) -> str:
         FROM new_rows n LEFT JOIN old_rows o USING (key)
         WHERE n.status = 'active' AND (o.key IS NULL OR o.status <> 'active')
         UNION ALL
-        SELECT n.key, 'added' FROM new_rows n LEFT JOIN old_rows o USING (key)
+        -- A key that is new and already terminated is both added and retired.
+        SELECT n.key, unnest(['added', 'retired'])
+        FROM new_rows n LEFT JOIN old_rows o USING (key)
         WHERE n.status <> 'active' AND o.key IS NULL
-          AND n.key NOT IN (SELECT key FROM old_deleted)
         UNION ALL
         SELECT o.key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (key)
         WHERE o.status = 'active' AND (n.key IS NULL OR n.status <> 'active')
@@ -79,6 +98,11 @@ def _window_sql(cfg: SourceConfig) -> str:
         WHERE o.value IS DISTINCT FROM n.value
           AND coalesce(o.key, n.key) IN (SELECT key FROM old_rows JOIN new_rows USING (key))
     )"""
+
+
+def _date_expr(column: str | None) -> str:
+    """SQL for a `YYYYMMDD` text column as a DATE (NULL when blank or not declared)."""
+    return f"try_strptime(nullif({column}, ''), '%Y%m%d')::DATE" if column else "NULL::DATE"
 
 
 def _params(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str) -> dict:
@@ -116,10 +140,13 @@ def changes_between(
     )
     SELECT '{cfg.name}' AS codeset, $old AS from_version, $new AS to_version, e.key,
            e.change_type, e.field, e.old_value, e.new_value,
-           CASE WHEN e.change_type IN ('added', 'reactivated')
-                THEN coalesce(s.added_on, $new_eff) ELSE $new_eff END AS effective_date,
+           CASE e.change_type
+             WHEN 'added' THEN coalesce(n.add_date, s.added_on, $new_eff)
+             WHEN 'reactivated' THEN coalesce(s.added_on, $new_eff)
+             WHEN 'retired' THEN coalesce(n.term_date + 1, $new_eff)
+             ELSE $new_eff END AS effective_date,
            s.action AS source_action
-    FROM events e LEFT JOIN source_actions s USING (key)
+    FROM events e LEFT JOIN source_actions s USING (key) LEFT JOIN new_rows n USING (key)
     ORDER BY e.key, e.change_type, e.field NULLS FIRST
     """
     changes = con.execute(sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]

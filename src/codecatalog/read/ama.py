@@ -6,31 +6,12 @@ Every frame keeps the physical `line` number of each row so validation can point
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 import pandas as pd
 
 from codecatalog.errors import ReleaseFormatError
 from codecatalog.read.decode import split_lines
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """Lines a reader passed over, and why."""
-
-    file: str
-    lines: int
-    reason: str
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class Table:
-    """One file's rows plus what was skipped to get to them."""
-
-    file: str
-    frame: pd.DataFrame
-    skipped: Skipped | None = None
+from codecatalog.read.release import Skipped, Table
 
 
 def _after_preamble(text: str, file: str) -> tuple[list[tuple[int, str]], Skipped | None]:

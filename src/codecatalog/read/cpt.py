@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -12,6 +10,7 @@ from codecatalog.errors import Failure
 from codecatalog.read import ama
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.decode import decode_text
+from codecatalog.read.release import Release, SourceFile, Table, source_file
 from codecatalog.validate import check_frame, failure_cases, sort_failures
 
 # role: (file-name globs, required, schema)
@@ -35,35 +34,7 @@ CATALOG_COLUMNS = [
 _STATED_YEAR = re.compile(r"\bCPT\W{0,3}((?:19|20)\d\d)\b")
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    """A file a release was read from: its path inside the release, sha256, size and encoding."""
-
-    role: str
-    member: str
-    sha256: str
-    size: int
-    encoding: str
-
-
-@dataclass
-class CptRelease:
-    """Everything read from one CPT release, before validation."""
-
-    name: str
-    files: dict[str, SourceFile]
-    tables: dict[str, ama.Table]
-    stated_year: int | None
-    warnings: list[Failure] = field(default_factory=list)
-
-    @property
-    def content_sha256(self) -> str:
-        """Identity of the release's content: sha256 over its files' roles and hashes."""
-        parts = sorted(f"{f.role}:{f.sha256}" for f in self.files.values())
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-def _read_role(role: str, text: str, file: str) -> ama.Table:
+def _read_role(role: str, text: str, file: str) -> Table:
     if role == "longult":
         return ama.read_long_descriptors(text, file)
     if role == "medu":
@@ -81,31 +52,47 @@ def _read_role(role: str, text: str, file: str) -> ama.Table:
     return ama.read_tab_with_header(text, file, header)
 
 
-def read_cpt_release(archive: ReleaseArchive) -> CptRelease:
+def read_cpt_release(archive: ReleaseArchive) -> Release:
     """Find, decode and read every file of a CPT release (a directory or zip).
 
     Raises SourceLayoutError, DecodeError or ReleaseFormatError when a file cannot be read at all;
     row-level problems are left to `validate_cpt_release`.
     """
     files: dict[str, SourceFile] = {}
-    tables: dict[str, ama.Table] = {}
+    tables: dict[str, Table] = {}
+    warnings: list[Failure] = []
     for role, (patterns, required, _schema) in FILES.items():
         member = archive.find(*patterns, required=required)
         if member is None:
             continue
         data = archive.read_bytes(member)
         decoded = decode_text(data, member)
-        files[role] = SourceFile(
-            role, member, hashlib.sha256(data).hexdigest(), len(data), decoded.encoding
-        )
+        files[role] = source_file(role, member, data, decoded.encoding)
         tables[role] = _read_role(role, decoded.text, member)
-    warnings = []
+        if role != "pla" and decoded.text and not decoded.text.endswith(("\n", "\r")):
+            last = decoded.text.splitlines()[-1]
+            warnings.append(
+                Failure(
+                    member,
+                    decoded.text.count("\n") + 1,
+                    "",
+                    "no line end after the last line: truncated?",
+                    last,
+                )
+            )
     if "pla" not in tables:
         warnings.append(Failure(archive.name, None, "", "PLA XML (CPTPLA) not in release", ""))
-    return CptRelease(archive.name, files, tables, _stated_year(tables["longult"]), warnings)
+    return Release(
+        archive.name,
+        files,
+        tables,
+        stated_year=_stated_year(tables["longult"]),
+        year_source=files["longult"].member,
+        warnings=warnings,
+    )
 
 
-def _stated_year(longult: ama.Table) -> int | None:
+def _stated_year(longult: Table) -> int | None:
     """The year the LONGULT licence preamble says the release is for (`CPT® 2026`), if any."""
     if longult.skipped is None:
         return None
@@ -113,7 +100,7 @@ def _stated_year(longult: ama.Table) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def validate_cpt_release(release: CptRelease) -> tuple[list[Failure], list[Failure]]:
+def validate_cpt_release(release: Release) -> tuple[list[Failure], list[Failure]]:
     """Every schema of every file plus the combined-release schema; returns (errors, warnings)."""
     errors: list[Failure] = []
     warnings = list(release.warnings)
@@ -132,7 +119,7 @@ def validate_cpt_release(release: CptRelease) -> tuple[list[Failure], list[Failu
 _LINE_ROLES = ("longult", "medu", "shortu", "consumer", "clinician", "pla")
 
 
-def _cross_file_failures(release: CptRelease) -> list[Failure]:
+def _cross_file_failures(release: Release) -> list[Failure]:
     """`cpt_release.yaml` on one row per code: in every descriptor file, one concept id."""
     tables = release.tables
     presence = pd.DataFrame(
@@ -182,7 +169,7 @@ def _cross_file_failures(release: CptRelease) -> list[Failure]:
     return failures
 
 
-def _pla_disagreements(release: CptRelease) -> list[Failure]:
+def _pla_disagreements(release: Release) -> list[Failure]:
     """Warnings where the PLA XML's descriptors differ from the text files' for the same code."""
     if "pla" not in release.tables:
         return []
@@ -238,7 +225,7 @@ _SECTIONS = [
 ]
 
 
-def cpt_tables(release: CptRelease) -> dict[str, pd.DataFrame]:
+def cpt_tables(release: Release) -> dict[str, pd.DataFrame]:
     """The tidy tables of a valid release: `catalog` (one row per code), `details` (clinician
     descriptors, several per code) and `history` (the release's own ADDED/DELETED records)."""
     t = {role: table.frame for role, table in release.tables.items()}

@@ -42,16 +42,19 @@ def decode_text(data: bytes, file: str) -> DecodedText:
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     try:
         text = data.decode(encoding)
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as utf8_error:
         encoding = "cp1252"
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError as err:
+        except UnicodeDecodeError as cp1252_error:
+            # The later failure is the real one: the earlier is a byte the other encoding accepts
+            # (é in a cp1252 file is invalid UTF-8; the 0x81 of UTF-8 "Á" is undefined in cp1252).
+            offset = max(utf8_error.start, cp1252_error.start)
             raise DecodeError(
                 file,
-                err.start,
-                data.count(b"\n", 0, err.start) + 1,
-                f"byte 0x{data[err.start]:02X} is neither valid UTF-8 nor defined in cp1252",
+                offset,
+                data.count(b"\n", 0, offset) + 1,
+                f"byte 0x{data[offset]:02X} is neither valid UTF-8 nor defined in cp1252",
             ) from None
     bad = _CONTROL.search(text)
     if bad:
