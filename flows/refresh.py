@@ -28,15 +28,15 @@ def fetch(source_uri: str, warehouse_dir: Path) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def read(codeset: str, path: Path) -> Any:
+def read(*args: Any) -> Any:
     """Read every file of the release."""
-    return pipeline.read_step(codeset, path)
+    return pipeline.read_step(*args)
 
 
 @task(cache_policy=NO_CACHE)
-def validate(release: Any, version: Any, effective: date) -> Any:
+def validate(*args: Any) -> Any:
     """Validate the release against its schemas (all failures at once)."""
-    return pipeline.validate_step(release, version, effective)
+    return pipeline.validate_step(*args)
 
 
 @task(cache_policy=NO_CACHE)
@@ -79,11 +79,22 @@ def _as_task(step: Any, *args: Any) -> Any:
 
 @flow(name="codecatalog-refresh", log_prints=True)
 def refresh_flow(
-    codeset: str, source_uri: str, version: str, warehouse_dir: Path, effective: date | None = None
+    codeset: str,
+    source_uri: str,
+    version: str,
+    warehouse_dir: Path,
+    effective: date | None = None,
+    transactions: str | None = None,
 ) -> pipeline.RefreshResult:
     """Refresh one release of `codeset` from `source_uri` as `version`."""
     result = pipeline.refresh(
-        codeset, source_uri, version, warehouse_dir=warehouse_dir, effective=effective, run=_as_task
+        codeset,
+        source_uri,
+        version,
+        warehouse_dir=warehouse_dir,
+        effective=effective,
+        transactions=transactions,
+        run=_as_task,
     )
     print(f"{codeset} {version}: {result.outcome}; published {result.published}")
     return result

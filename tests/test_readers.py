@@ -185,10 +185,14 @@ def test_two_candidates_for_one_role_are_refused(samples: Path, tmp_path: Path) 
         read_cpt_release(ReleaseArchive.open(release))
 
 
-def test_archive_is_neither_dir_nor_zip(tmp_path: Path) -> None:
+def test_a_broken_zip_is_refused_and_a_plain_file_is_a_one_file_release(tmp_path: Path) -> None:
     (tmp_path / "x.zip").write_bytes(b"not a zip")
-    with pytest.raises(SourceLayoutError, match="is neither a directory nor a zip"):
+    with pytest.raises(SourceLayoutError, match=r"x\.zip: is not a valid zip archive"):
         ReleaseArchive.open(tmp_path / "x.zip")
+    (tmp_path / "HCPC2018_ANWEB.txt").write_bytes(b"data")
+    single = ReleaseArchive.open(tmp_path / "HCPC2018_ANWEB.txt")
+    assert single.members() == ["HCPC2018_ANWEB.txt"]
+    assert single.read_bytes(single.find("*anweb*.txt")) == b"data"
 
 
 def test_zip_members_exclude_directories(tmp_path: Path) -> None:

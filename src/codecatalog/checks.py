@@ -12,15 +12,17 @@ def code_shape(series: pd.Series, *, pattern: str) -> pd.Series:
     return series.str.fullmatch(pattern).fillna(False).astype(bool)
 
 
-@extensions.register_check_method(statistics=["allow_pre"])
-def yyyymmdd(series: pd.Series, *, allow_pre: bool) -> pd.Series:
-    """A real calendar date `YYYYMMDD`; with allow_pre also `Pre-YYYY` (CPT history files)."""
+@extensions.register_check_method(statistics=["allow_pre", "allow_blank"])
+def yyyymmdd(series: pd.Series, *, allow_pre: bool = False, allow_blank: bool = False) -> pd.Series:
+    """A real calendar date `YYYYMMDD`; optionally also `Pre-YYYY` (CPT history) or blank."""
     text = series.astype("str")
     digits = text.where(text.str.fullmatch(r"\d{8}").fillna(False).astype(bool))
-    is_date = pd.to_datetime(digits, format="%Y%m%d", errors="coerce").notna()
+    valid = pd.to_datetime(digits, format="%Y%m%d", errors="coerce").notna()
     if allow_pre:
-        is_date |= text.str.fullmatch(r"Pre-\d{4}").fillna(False).astype(bool)
-    return is_date
+        valid |= text.str.fullmatch(r"Pre-\d{4}").fillna(False).astype(bool)
+    if allow_blank:
+        valid |= series.isna() | (text.str.strip() == "")
+    return valid
 
 
 @extensions.register_check_method()

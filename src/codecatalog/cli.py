@@ -28,12 +28,19 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     effective = date.fromisoformat(args.effective) if args.effective else None
     if args.plain:
         result = pipeline.refresh(
-            args.source, args.path, args.version, warehouse_dir=warehouse_dir, effective=effective
+            args.source,
+            args.path,
+            args.version,
+            warehouse_dir=warehouse_dir,
+            effective=effective,
+            transactions=args.transactions,
         )
     else:
         from codecatalog.flows.refresh import refresh_flow
 
-        result = refresh_flow(args.source, args.path, args.version, warehouse_dir, effective)
+        result = refresh_flow(
+            args.source, args.path, args.version, warehouse_dir, effective, args.transactions
+        )
     print(f"{result.codeset} {result.version}: {result.outcome}")
     print(f"  published: {result.published}")
     print(f"  report:    {result.published / 'report.md'}")
@@ -94,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("path", help="release directory, zip file or http(s) URL")
     refresh.add_argument("--version", required=True, help="version label: 2026, 2026Q3, 2025r1")
     refresh.add_argument("--effective", help="effective date YYYY-MM-DD (default: from version)")
+    refresh.add_argument(
+        "--transactions", help="HCPCS transaction report (xlsx path or URL) for quarterly files"
+    )
     refresh.add_argument("--warehouse", help=warehouse_help)
     refresh.add_argument(
         "--plain", action="store_true", help="run the steps directly, without Prefect"

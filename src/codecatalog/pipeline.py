@@ -23,10 +23,10 @@ from codecatalog.diff.changes import (
     reconciliation,
 )
 from codecatalog.errors import CodecatalogError, Failure, ValidationFailed, VersionError
+from codecatalog.families import family
 from codecatalog.fetch import fetch
 from codecatalog.publish import Publication, point_latest, publish_version
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.cpt import cpt_tables, read_cpt_release, validate_cpt_release
 from codecatalog.read.release import Release
 from codecatalog.report import change_counts, render_report
 from codecatalog.sources import source
@@ -57,15 +57,15 @@ def fetch_step(source_uri: str, warehouse_dir: Path) -> Path:
     return fetch(source_uri, Path(warehouse_dir) / "downloads").path
 
 
-def read_step(codeset: str, path: Path) -> Release:
-    """Read every file of the release at `path` (directory or zip)."""
-    family = source(codeset).family
-    if family != "ama_cpt":
-        raise CodecatalogError(f"no reader for format family {family!r} yet")
-    return read_cpt_release(ReleaseArchive.open(path))
+def read_step(codeset: str, path: Path, transactions: Path | None = None) -> Release:
+    """Read every file of the release at `path` (directory, zip or single file)."""
+    extra = ReleaseArchive.open(transactions) if transactions else None
+    return family(source(codeset).family).read(ReleaseArchive.open(path), extra)
 
 
-def validate_step(release: Release, version: Version, effective: date) -> list[Failure]:
+def validate_step(
+    codeset: str, release: Release, version: Version, effective: date
+) -> list[Failure]:
     """Check the version label against the release, then every schema; return the warnings.
 
     Raises VersionError or ValidationFailed (with every failure found).
@@ -77,7 +77,7 @@ def validate_step(release: Release, version: Version, effective: date) -> list[F
             f"version {version} contradicts {release.year_source}: it states the year "
             f"{release.stated_year}"
         )
-    errors, warnings = validate_cpt_release(release)
+    errors, warnings = family(source(codeset).family).validate(release)
     if errors:
         raise ValidationFailed(release.name, errors)
     return warnings
@@ -103,7 +103,7 @@ def load_step(
                 codeset,
                 version,
                 effective,
-                cpt_tables(release),
+                family(source(codeset).family).tables(release),
                 content_sha256=release.content_sha256,
                 source=source_uri,
                 files=[f.__dict__ for f in release.files.values()],
@@ -133,18 +133,18 @@ class Comparison:
 
 
 def diff_step(warehouse_dir: Path, codeset: str, version: str) -> Comparison:
-    """Changes from the preceding loaded version (none for the first) plus the reconciliation."""
+    """Changes from the preceding loaded version (none for the first) and the reconciliation
+    with the release's own actions, which is also stored in the warehouse."""
     cfg = source(codeset)
-    con = wh.connect(warehouse_dir, read_only=True)
+    con = wh.connect(warehouse_dir)
     try:
         before = predecessor(con, codeset, version)
         if before is None:
             return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
-        return Comparison(
-            before.version,
-            changes_between(con, cfg, before.version, version),
-            reconciliation(con, cfg, before.version, version),
-        )
+        changes = changes_between(con, cfg, before.version, version)
+        found = reconciliation(con, cfg, before.version, version, changes)
+        wh.store_reconciliation(con, codeset, before.version, version, found)
+        return Comparison(before.version, changes, found)
     finally:
         con.close()
 
@@ -220,9 +220,12 @@ def refresh(
     *,
     warehouse_dir: Path,
     effective: date | None = None,
+    transactions: str | None = None,
     run: Callable[..., Any] = call,
 ) -> RefreshResult:
     """Fetch, read, validate, load, diff, report and publish one release.
+
+    `transactions` is a separate transaction report (HCPCS quarterly files), path or URL.
 
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
     failed attempt in `load_attempts`; loaded releases and published files stay as they were.
@@ -232,9 +235,10 @@ def refresh(
         parsed = Version.parse(version)
         effective = effective or parsed.effective_date
         path = run(fetch_step, source_uri, warehouse_dir)
-        release = run(read_step, codeset, path)
+        extra = run(fetch_step, transactions, warehouse_dir) if transactions else None
+        release = run(read_step, codeset, path, extra)
         sha = release.content_sha256
-        warnings = run(validate_step, release, parsed, effective)
+        warnings = run(validate_step, codeset, release, parsed, effective)
         outcome = run(
             load_step, warehouse_dir, codeset, parsed, effective, release, source_uri, warnings
         )

@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS releases (
     loaded_at TIMESTAMP NOT NULL,
     PRIMARY KEY (codeset, version)
 );
+CREATE TABLE IF NOT EXISTS reconciliations (
+    codeset VARCHAR NOT NULL,
+    from_version VARCHAR NOT NULL,
+    to_version VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    computed VARCHAR NOT NULL,
+    source_action VARCHAR NOT NULL,
+    problem VARCHAR NOT NULL
+);
 CREATE SEQUENCE IF NOT EXISTS load_attempt_ids;
 CREATE TABLE IF NOT EXISTS load_attempts (
     attempt_id BIGINT PRIMARY KEY DEFAULT nextval('load_attempt_ids'),
@@ -106,7 +115,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[LoadedRelease]:
     """Loaded versions of a code set by effective date (corrections right after their base)."""
-    if not _table_exists(con, "releases"):
+    if not table_exists(con, "releases"):
         return []
     rows = con.execute(
         "SELECT version, effective_date, correction, content_sha256, source, row_count "
@@ -195,6 +204,24 @@ def load_release(
             con.unregister("incoming")
 
 
+def store_reconciliation(
+    con: duckdb.DuckDBPyConnection, codeset: str, old: str, new: str, found: pd.DataFrame
+) -> None:
+    """Replace the stored reconciliation of the step old → new with `found`."""
+    with transaction(con):
+        con.execute(
+            "DELETE FROM reconciliations WHERE codeset = ? AND from_version = ? AND to_version = ?",
+            [codeset, old, new],
+        )
+        con.register("found", found)
+        con.execute(
+            "INSERT INTO reconciliations SELECT ?, ?, ?, key, computed, source_action, problem "
+            "FROM found",
+            [codeset, old, new],
+        )
+        con.unregister("found")
+
+
 def record_attempt(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -225,7 +252,7 @@ def record_attempt(
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]

@@ -5,16 +5,20 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from codecatalog.diff.reconcile import (
+    RECONCILIATION_COLUMNS,
+    cross_check_transactions,
+    describe_computed,
+    reconcile_actions,
+)
 from codecatalog.errors import VersionError
 from codecatalog.sources import SourceConfig
-from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases
+from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
 
 CHANGE_COLUMNS = [
     "codeset", "from_version", "to_version", "key", "change_type", "field",
     "old_value", "new_value", "effective_date", "source_action",
 ]  # fmt: skip
-
-RECONCILIATION_COLUMNS = ["key", "computed", "source_action", "problem"]
 
 
 def _window_sql(cfg: SourceConfig) -> str:
@@ -155,12 +159,51 @@ def changes_between(
 
 
 def reconciliation(
-    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str, changes: pd.DataFrame
 ) -> pd.DataFrame:
-    """Disagreements between the computed whole-row events and the release's own actions.
+    """Every disagreement between the computed changes (`changes`, old → new) and the release's
+    own actions: its dated history (CPT) or each record's action code plus the transaction
+    report (HCPCS).
 
     Only meaningful between consecutive versions: the source's actions cover one release step.
     """
+    if cfg.source_action == "history":
+        return _history_reconciliation(con, cfg, old, new)
+    cs, key = cfg.name, cfg.key
+    actions = (
+        con.execute(
+            f"SELECT {key}, coalesce({cfg.source_action}, '') FROM {cs}_catalog WHERE version = ?",
+            [new],
+        )
+        .df()
+        .set_index(key)
+        .iloc[:, 0]
+    )
+    dropped = (
+        con.execute(
+            f"SELECT o.{key}, o.{cfg.term_date} FROM {cs}_catalog o WHERE o.version = $old "
+            f"AND o.status <> 'active' AND o.{key} NOT IN "
+            f"(SELECT {key} FROM {cs}_catalog WHERE version = $new)",
+            {"old": old, "new": new},
+        )
+        .df()
+        .set_index(key)
+        .iloc[:, 0]
+    )
+    found = [reconcile_actions(changes, actions, cfg.actions or {}, dropped=dropped)]
+    if table_exists(con, f"{cs}_transactions"):
+        stated = con.execute(
+            f"SELECT code, action, label FROM {cs}_transactions WHERE version = ?", [new]
+        ).df()
+        if len(stated):
+            found.append(cross_check_transactions(actions, stated, describe_computed(changes)))
+    return pd.concat(found, ignore_index=True).sort_values(["key", "problem"], ignore_index=True)
+
+
+def _history_reconciliation(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> pd.DataFrame:
+    """CPT: computed whole-row events against the history's ADDED/DELETED dated in the step."""
     sql = f"""
     WITH {_window_sql(cfg)},
     computed AS (SELECT key, string_agg(change_type, '+' ORDER BY change_type) AS computed

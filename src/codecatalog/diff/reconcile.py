@@ -77,3 +77,33 @@ def _problem(
     if unannounced:
         return f"{action} does not announce: {', '.join(sorted(unannounced))}"
     return None
+
+
+def cross_check_transactions(
+    actions: pd.Series, stated: pd.DataFrame, computed: pd.Series
+) -> pd.DataFrame:
+    """Where the transaction report (code, action, label) disagrees with the records' codes.
+
+    Keys missing from either side, listed twice, or with another action are reported.
+    """
+    rows = []
+    listed = stated.groupby("code")
+    for key in sorted(set(actions.index) | set(stated["code"])):
+        record = actions.get(key, "")
+        where = computed.get(key, "")
+        if key not in listed.groups:
+            rows.append((key, where, record, "not in the transaction report"))
+            continue
+        entries = listed.get_group(key)
+        labels = "; ".join(
+            f"{a} ({lbl})" for a, lbl in zip(entries.action, entries.label, strict=True)
+        )
+        if key not in actions.index:
+            rows.append((key, where, "", f"transaction report lists {labels}, not in the file"))
+        elif len(entries) > 1:
+            rows.append(
+                (key, where, record, f"transaction report lists it {len(entries)} times: {labels}")
+            )
+        elif entries.action.iloc[0] != record:
+            rows.append((key, where, record, f"transaction report says {labels}"))
+    return pd.DataFrame(rows, columns=RECONCILIATION_COLUMNS)

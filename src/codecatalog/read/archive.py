@@ -20,13 +20,17 @@ class ReleaseArchive:
 
     @classmethod
     def open(cls, location: Path) -> ReleaseArchive:
-        """Open a release directory or zip file (not extracted)."""
+        """Open a release directory, a zip (not extracted) or a single release file."""
         location = Path(location)
         if location.is_dir():
             return cls(location)
-        if zipfile.is_zipfile(location):
+        if location.suffix.casefold() == ".zip":
+            if not zipfile.is_zipfile(location):
+                raise SourceLayoutError(str(location), "is not a valid zip archive")
             return cls(location, zipfile.ZipFile(location))
-        raise SourceLayoutError(str(location), "is neither a directory nor a zip archive")
+        if location.is_file():
+            return cls(location)
+        raise SourceLayoutError(str(location), "no such file or directory")
 
     @property
     def name(self) -> str:
@@ -37,6 +41,8 @@ class ReleaseArchive:
         """Every file in the release, as POSIX paths relative to its root, sorted."""
         if self._zip is not None:
             return sorted(i.filename for i in self._zip.infolist() if not i.is_dir())
+        if self.location.is_file():
+            return [self.location.name]
         return sorted(
             p.relative_to(self.location).as_posix() for p in self.location.rglob("*") if p.is_file()
         )
@@ -45,6 +51,8 @@ class ReleaseArchive:
         """The raw bytes of one member."""
         if self._zip is not None:
             return self._zip.read(member)
+        if self.location.is_file():
+            return self.location.read_bytes()
         return (self.location / member).read_bytes()
 
     def find(self, *patterns: str, required: bool = True) -> str | None:
