@@ -47,3 +47,25 @@ def test_order_is_effective_date_then_correction() -> None:
 def test_annual_and_first_quarter_share_a_release_slot() -> None:
     assert Version.parse("2026").release == Version.parse("2026Q1").release
     assert Version.parse("2026").release != Version.parse("2026r1").release
+
+
+@pytest.mark.parametrize(
+    ("label", "previous", "follows"),
+    [
+        ("2018", "2017", True),
+        ("2021", "2020Q4", True),
+        ("2021", "2020Q3", False),
+        ("2020Q2", "2020", True),
+        ("2020Q2", "2020Q1", True),
+        ("2020Q3", "2020Q2", True),
+        ("2020Q2", "2018", False),
+        ("2020Q4", "2020Q2", False),
+        ("2025r1", "2025", True),
+        ("2025r2", "2025r1", True),
+        ("2026", "2025r1", True),
+        ("2025Q3", "2025Q2r1", True),
+        ("2026", "2024", False),
+    ],
+)
+def test_follows_names_the_immediate_predecessor(label: str, previous: str, follows: bool) -> None:
+    assert Version.parse(label).follows(Version.parse(previous)) is follows

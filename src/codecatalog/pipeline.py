@@ -142,6 +142,8 @@ def diff_step(warehouse_dir: Path, codeset: str, version: str) -> Comparison:
         if before is None:
             return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
         changes = changes_between(con, cfg, before.version, version)
+        if not Version.parse(version).follows(Version.parse(before.version)):
+            return Comparison(before.version, changes, None)  # a release in between is missing
         found = reconciliation(con, cfg, before.version, version, changes)
         wh.store_reconciliation(con, codeset, before.version, version, found)
         return Comparison(before.version, changes, found)

@@ -63,13 +63,11 @@ def render_report(
     lines += ["", "## Reconciliation with the release's own actions", ""]
     if reconciliation is None:
         lines.append(
-            "Not applicable: the previous loaded version is not the immediate predecessor."
+            f"Not applicable: `{previous}` is not the release right before `{version}`, and the "
+            "release's own actions describe only that step."
         )
     elif reconciliation.empty:
-        lines.append(
-            "Every computed addition, retirement and reactivation matches the release's "
-            "own history, and vice versa."
-        )
+        lines.append("The computed changes and the release's own actions agree, key by key.")
     else:
         lines += ["| key | computed | source action | problem |", "|---|---|---|---|"]
         lines += [

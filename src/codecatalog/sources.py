@@ -31,6 +31,7 @@ class SourceConfig:
     detail: Detail | None = None
     add_date: str | None = None  # catalog column with the key's add date (YYYYMMDD)
     term_date: str | None = None  # catalog column with its termination date (last valid day)
+    successors: tuple[str, ...] = ()  # columns naming a retired key's successors
     source_action: str = "history"  # `history` (dated release history) or a catalog column
     actions: dict[str, tuple[str, ...]] | None = None  # action code -> fields it announces
 
@@ -57,6 +58,7 @@ def sources() -> dict[str, SourceConfig]:
             detail=Detail(**entry["detail"]) if "detail" in entry else None,
             add_date=entry.get("add_date"),
             term_date=entry.get("term_date"),
+            successors=tuple(entry.get("successors", ())),
             source_action=entry.get("source_action", "history"),
             actions={k: tuple(v) for k, v in entry["actions"].items()}
             if "actions" in entry

@@ -46,5 +46,32 @@ class Version:
         """Identity of the release slot: `2026` and `2026Q1` share one (same effective date)."""
         return (self.effective_date, self.correction)
 
+    @property
+    def quarter(self) -> int | None:
+        """The quarter of a `YYYYQn` label; None for an annual one."""
+        return int(self.label[5]) if self.label[4:5] == "Q" else None
+
+    def follows(self, previous: Version) -> bool:
+        """Whether `previous` is the release right before this one, so that this release's own
+        action codes describe exactly the step between them.
+
+        A correction follows its base (or the correction before it); an annual release follows
+        the previous year's annual or fourth-quarter release; a quarterly one follows the quarter
+        before it (Q1 and the annual release being the same slot).
+
+        >>> Version.parse("2020Q3").follows(Version.parse("2020Q2"))
+        True
+        >>> Version.parse("2020Q2").follows(Version.parse("2018"))
+        False
+        """
+        if self.correction:
+            return previous.effective_date == self.effective_date and previous < self
+        if previous.effective_date == self.effective_date:
+            return False
+        quarter = self.quarter or 1
+        if quarter == 1:
+            return previous.year == self.year - 1 and previous.quarter in (None, 4)
+        return previous.year == self.year and (previous.quarter or 1) == quarter - 1
+
     def __str__(self) -> str:
         return self.label

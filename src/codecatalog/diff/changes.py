@@ -40,8 +40,14 @@ def _window_sql(cfg: SourceConfig) -> str:
     )
     add_date = _date_expr(cfg.add_date)
     term_date = _date_expr(cfg.term_date)
+    successors = (
+        f"nullif(concat_ws(' ', {', '.join(cfg.successors)}), '')"
+        if cfg.successors
+        else "NULL::VARCHAR"
+    )
     rows = (
-        f"SELECT {cfg.key} AS key, status, {add_date} AS add_date, {term_date} AS term_date "
+        f"SELECT {cfg.key} AS key, status, {add_date} AS add_date, {term_date} AS term_date, "
+        f"{successors} AS successors "
         f"FROM {cs}_catalog WHERE version = $v"
     )
     if cfg.source_action == "history":
@@ -104,6 +110,11 @@ def _window_sql(cfg: SourceConfig) -> str:
     )"""
 
 
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> duckdb.DuckDBPyConnection:
+    """Run `sql` with the named parameters it uses (DuckDB refuses unused ones)."""
+    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
 def _date_expr(column: str | None) -> str:
     """SQL for a `YYYYMMDD` text column as a DATE (NULL when blank or not declared)."""
     return f"try_strptime(nullif({column}, ''), '%Y%m%d')::DATE" if column else "NULL::DATE"
@@ -131,8 +142,11 @@ def changes_between(
     sql = f"""
     WITH {_window_sql(cfg)},
     events AS (
-        SELECT key, change_type, NULL AS field, NULL AS old_value, NULL AS new_value
-        FROM row_events
+        -- A retired key carries its declared successors (HCPCS XREF1..5) as new_value.
+        SELECT key, change_type, NULL AS field, NULL AS old_value,
+               CASE change_type WHEN 'retired' THEN coalesce(n.successors, o.successors)
+               END AS new_value
+        FROM row_events LEFT JOIN new_rows n USING (key) LEFT JOIN old_rows o USING (key)
         UNION ALL
         SELECT key,
                CASE WHEN field IN ({descriptor_fields}) {detail_like}
@@ -153,7 +167,7 @@ def changes_between(
     FROM events e LEFT JOIN source_actions s USING (key) LEFT JOIN new_rows n USING (key)
     ORDER BY e.key, e.change_type, e.field NULLS FIRST
     """
-    changes = con.execute(sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
+    changes = _execute(con, sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
     changes["effective_date"] = changes["effective_date"].dt.date
     return changes
 
@@ -224,7 +238,7 @@ def _history_reconciliation(
     WHERE problem IS NOT NULL
     ORDER BY key
     """
-    return con.execute(sql, _params(con, cfg, old, new)).df()[RECONCILIATION_COLUMNS]
+    return _execute(con, sql, _params(con, cfg, old, new)).df()[RECONCILIATION_COLUMNS]
 
 
 def predecessor(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> LoadedRelease | None:

@@ -1,0 +1,132 @@
+"""HCPCS end to end on the committed excerpts of real CMS records (no shared data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from codecatalog import warehouse
+from codecatalog.diff.changes import changes_between
+from codecatalog.errors import ValidationFailed
+from codecatalog.pipeline import refresh
+from codecatalog.sources import source
+
+CASES = Path(__file__).parent / "cases" / "hcpcs"
+
+
+@pytest.fixture
+def excerpts(tmp_path: Path) -> Path:
+    """A warehouse with the 2016 (reconstructed), 2017 and 2018 excerpts loaded."""
+    wh = tmp_path / "wh"
+    for version, name in [
+        ("2016", "reconstructed_2016_ANWEB.txt"),
+        ("2017", "excerpt_2017_ANWEB.txt"),
+        ("2018", "excerpt_2018_ANWEB.txt"),
+    ]:
+        refresh("hcpcs", str(CASES / name), version, warehouse_dir=wh)
+    return wh
+
+
+def table(frame: pd.DataFrame) -> list[tuple]:
+    frame = frame.astype(object).where(frame.notna(), "")
+    return [tuple(str(v) for v in row) for row in frame.itertuples(index=False)]
+
+
+def test_real_reactivation(excerpts: Path) -> None:
+    con = warehouse.connect(excerpts, read_only=True)
+    changes = changes_between(con, source("hcpcs"), "2016", "2017")
+    found = con.execute(
+        "SELECT key, computed, source_action, problem FROM reconciliations "
+        "WHERE to_version = '2017' ORDER BY key"
+    ).fetchall()
+    con.close()
+    assert table(changes[["key", "change_type", "field", "old_value", "new_value",
+                          "effective_date", "source_action"]]) == [
+        ("J7342", "added", "", "", "", "2017-01-01", "A"),
+        ("S3854", "attribute_changed", "term_dt", "20151231", "", "2017-01-01", "R"),
+        ("S3854", "reactivated", "", "", "", "2017-01-01", "R"),
+    ]  # fmt: skip
+    assert found == [("G0202", "", "C", "C but no change computed")]
+
+
+def test_2017_to_2018_changes_and_reconciliation(excerpts: Path) -> None:
+    con = warehouse.connect(excerpts, read_only=True)
+    changes = changes_between(con, source("hcpcs"), "2017", "2018")
+    found = con.execute(
+        "SELECT key, computed, source_action, problem FROM reconciliations "
+        "WHERE to_version = '2018' ORDER BY key"
+    ).fetchall()
+    con.close()
+    short = changes[changes.change_type != "descriptor_revised"]
+    assert table(short[["key", "change_type", "field", "old_value", "new_value",
+                        "effective_date", "source_action"]]) == [
+        ("C9014", "added", "", "", "", "2018-01-01", "A"),
+        ("FY", "added", "", "", "", "2018-01-01", "A"),
+        ("G0202", "attribute_changed", "term_dt", "", "20171231", "2018-01-01", "D"),
+        ("G0202", "attribute_changed", "xref1", "", "77067", "2018-01-01", "D"),
+        # A retired row carries its successors (XREF1..5); in force the day after TERM DT.
+        ("G0202", "retired", "", "", "77067", "2018-01-01", "D"),
+    ]  # fmt: skip
+    revised = changes[changes.change_type == "descriptor_revised"]
+    assert revised[["key", "field", "source_action"]].values.tolist() == [
+        ["G0259", "long_descriptor", "N"],
+        ["J7342", "long_descriptor", "N"],
+    ]
+    assert (
+        "arthrograpy" in revised.old_value.iloc[0] and "arthrography" in revised.new_value.iloc[0]
+    )
+    assert found == [
+        ("G0259", "long_descriptor", "N", "N but changed: long_descriptor"),
+        ("J7342", "long_descriptor", "N", "N but changed: long_descriptor"),
+    ]
+
+
+def test_diff_across_a_skipped_release_has_no_reconciliation(excerpts: Path) -> None:
+    report = (excerpts / "published/hcpcs/2018/report.md").read_text()
+    assert "| J7342 | long_descriptor | N | N but changed: long_descriptor |" in report
+    con = warehouse.connect(excerpts, read_only=True)
+    changes = changes_between(con, source("hcpcs"), "2016", "2018")
+    con.close()
+    assert set(changes.key[changes.change_type == "reactivated"]) == {"S3854"}
+    assert set(changes.key[changes.change_type == "added"]) == {"C9014", "FY", "J7342"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "failure"),
+    [
+        # (line in excerpt_2017, position, new bytes) -> (line, column, check, value)
+        ((10, 292, b"X"), (10, "action_cd", "isin", "X")),
+        ((10, 284, b"20171331"), (10, "term_dt", "yyyymmdd", "20171331")),
+        ((10, 268, b"2017011A"), (10, "add_dt", "yyyymmdd", "2017011A")),
+        ((10, 0, b"A5513"), (4, "hcpc", "field_uniqueness", "A5513")),
+    ],
+)
+def test_bad_records_are_refused_and_nothing_is_loaded(
+    tmp_path: Path, edit: tuple, failure: tuple
+) -> None:
+    line_no, position, new = edit
+    lines = (CASES / "excerpt_2017_ANWEB.txt").read_bytes().split(b"\r\n")
+    line = lines[line_no - 1].ljust(320)
+    lines[line_no - 1] = line[:position] + new + line[position + len(new) :]
+    bad = tmp_path / "HCPC17_BAD_ANWEB.txt"
+    bad.write_bytes(b"\r\n".join(lines))
+    wh = tmp_path / "wh"
+    with pytest.raises(ValidationFailed) as err:
+        refresh("hcpcs", str(bad), "2017", warehouse_dir=wh)
+    got = [(f.line, f.column, f.check.split("(")[0], f.value) for f in err.value.failures]
+    assert failure in got
+    assert all(f.file == "HCPC17_BAD_ANWEB.txt" for f in err.value.failures)
+    con = warehouse.connect(wh, read_only=True)
+    assert con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
+    assert con.execute("SELECT outcome FROM load_attempts").fetchall() == [("rejected",)]
+    con.close()
+    assert not (wh / "published").exists()
+
+
+def test_version_contradicting_the_file_name_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "HCPC2018_CONTR_ANWEB_disc.txt"
+    bad.write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
+    with pytest.raises(Exception, match=r"version 2017 contradicts HCPC2018_CONTR_ANWEB_disc\.txt"):
+        refresh("hcpcs", str(bad), "2017", warehouse_dir=tmp_path / "wh")
