@@ -12,15 +12,13 @@ import hashlib
 import io
 import json
 import re
-import threading
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 import pytest
+from local_http import LocalServer, Response, serving
 
 from codecatalog import warehouse
 from codecatalog.diff.changes import CHANGE_COLUMNS, changes_between
@@ -446,47 +444,6 @@ def test_same_content_again_is_a_no_op(loaded_warehouse: Path, samples: Path) ->
 
 
 # ------------------------------------------------------------------------------------ 10. http
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, payload: bytes) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.payload = payload
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    def url(self, path: str) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, length: int) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/zip")
-        self.send_header("Content-Length", str(length))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        with self.server.lock:
-            self.server.hits[self.path] += 1
-        payload = self.server.payload
-        if self.path == "/ok/cpt-2026.zip":
-            self._send(200, payload, len(payload))
-        elif self.path == "/truncated.zip":
-            self._send(200, payload[: len(payload) // 3], len(payload))
-            self.wfile.flush()
-            self.close_connection = True
-        else:
-            self._send(404, b"not found", len(b"not found"))
-
-
 @pytest.fixture(scope="module")
 def release_zip(samples: Path) -> bytes:
     """The undamaged 2026 release as a zip, member paths relative to the release root."""
@@ -500,23 +457,22 @@ def release_zip(samples: Path) -> bytes:
 
 
 @pytest.fixture
-def server(release_zip: bytes) -> Iterator[_Server]:
-    srv = _Server(release_zip)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+def server(release_zip: bytes) -> Iterator[LocalServer]:
+    routes = {
+        "/ok/cpt-2026.zip": lambda hits: Response(200, release_zip),
+        "/truncated.zip": lambda hits: Response(
+            200, release_zip[: len(release_zip) // 3], length=len(release_zip)
+        ),
+    }
+    with serving(routes) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 def _files_under(directory: Path) -> list[Path]:
     return [p for p in directory.rglob("*") if p.is_file()] if directory.exists() else []
 
 
-def test_http_404(loaded_warehouse: Path, server: _Server) -> None:
+def test_http_404(loaded_warehouse: Path, server: LocalServer) -> None:
     url = server.url("/cpt-2026.zip")
 
     err, attempt = refuse(loaded_warehouse, url, FetchError)
@@ -527,7 +483,9 @@ def test_http_404(loaded_warehouse: Path, server: _Server) -> None:
     assert _files_under(loaded_warehouse / "downloads") == []
 
 
-def test_http_truncated_body(loaded_warehouse: Path, server: _Server, release_zip: bytes) -> None:
+def test_http_truncated_body(
+    loaded_warehouse: Path, server: LocalServer, release_zip: bytes
+) -> None:
     url = server.url("/truncated.zip")
 
     err, _ = refuse(loaded_warehouse, url, FetchError)
@@ -541,7 +499,7 @@ def test_http_truncated_body(loaded_warehouse: Path, server: _Server, release_zi
 
 
 def test_http_zip_loads_as_correction(
-    loaded_warehouse: Path, server: _Server, release_zip: bytes
+    loaded_warehouse: Path, server: LocalServer, release_zip: bytes
 ) -> None:
     url = server.url("/ok/cpt-2026.zip")
 

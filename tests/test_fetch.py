@@ -5,15 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import socket
-import threading
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from local_http import LocalServer, Response, Route, serving
 
 from codecatalog.errors import FetchError
 from codecatalog.fetch import Fetched, fetch, make_session
@@ -29,66 +27,20 @@ def _make_zip() -> bytes:
 PAYLOAD = _make_zip()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def base(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, length: int | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        with self.server.lock:
-            self.server.hits[path] += 1
-            hits = self.server.hits[path]
-        if path in ("/release.zip", "/"):
-            self._send(200, PAYLOAD)
-        elif path == "/truncated":
-            self._send(200, b"x" * 400, length=1000)
-            self.wfile.flush()
-            self.close_connection = True
-        elif path == "/flaky":
-            if hits <= 2:
-                self._send(503, b"busy")
-            else:
-                self._send(200, PAYLOAD)
-        elif path == "/always503":
-            self._send(503, b"busy")
-        else:
-            self._send(404, b"not found")
+def _routes() -> dict[str, Route]:
+    return {
+        "/release.zip": lambda hits: Response(200, PAYLOAD),
+        "/": lambda hits: Response(200, PAYLOAD),
+        "/truncated": lambda hits: Response(200, b"x" * 400, length=1000),
+        "/flaky": lambda hits: Response(503, b"busy") if hits <= 2 else Response(200, PAYLOAD),
+        "/always503": lambda hits: Response(503, b"busy"),
+    }
 
 
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+def server() -> Iterator[LocalServer]:
+    with serving(_routes()) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -106,8 +58,8 @@ def _tree(d: Path) -> list[Path]:
     return sorted(d.rglob("*"))
 
 
-def test_download_release(server: _Server, download_dir: Path) -> None:
-    url = f"{server.base}/release.zip"
+def test_download_release(server: LocalServer, download_dir: Path) -> None:
+    url = f"{server.url()}/release.zip"
     with _fast_session() as session:
         got = fetch(url, download_dir, session=session)
     sha = hashlib.sha256(PAYLOAD).hexdigest()
@@ -116,31 +68,31 @@ def test_download_release(server: _Server, download_dir: Path) -> None:
     assert _tree(download_dir) == [got.path.parent, got.path]
 
 
-def test_download_default_session_and_creates_dir(server: _Server, tmp_path: Path) -> None:
+def test_download_default_session_and_creates_dir(server: LocalServer, tmp_path: Path) -> None:
     download_dir = tmp_path / "new" / "downloads"
-    got = fetch(f"{server.base}/release.zip", download_dir)
+    got = fetch(f"{server.url()}/release.zip", download_dir)
     assert got.path.read_bytes() == PAYLOAD
     assert got.path.parent.parent == download_dir
 
 
 @pytest.mark.parametrize("suffix", ["/", "/?version=2026"])
 def test_file_name_falls_back_to_release_zip(
-    server: _Server, download_dir: Path, suffix: str
+    server: LocalServer, download_dir: Path, suffix: str
 ) -> None:
     with _fast_session() as session:
-        got = fetch(server.base + suffix, download_dir, session=session)
+        got = fetch(server.url() + suffix, download_dir, session=session)
     assert got.path.name == "release.zip"
     assert got.path.read_bytes() == PAYLOAD
 
 
-def test_query_string_not_in_file_name(server: _Server, download_dir: Path) -> None:
+def test_query_string_not_in_file_name(server: LocalServer, download_dir: Path) -> None:
     with _fast_session() as session:
-        got = fetch(f"{server.base}/release.zip?token=abc", download_dir, session=session)
+        got = fetch(f"{server.url()}/release.zip?token=abc", download_dir, session=session)
     assert got.path.name == "release.zip"
 
 
-def test_missing_is_404(server: _Server, download_dir: Path) -> None:
-    url = f"{server.base}/missing"
+def test_missing_is_404(server: LocalServer, download_dir: Path) -> None:
+    url = f"{server.url()}/missing"
     with _fast_session() as session, pytest.raises(FetchError) as exc:
         fetch(url, download_dir, session=session)
     assert exc.value.source == url
@@ -150,8 +102,8 @@ def test_missing_is_404(server: _Server, download_dir: Path) -> None:
     assert _tree(download_dir) == []
 
 
-def test_truncated_body_is_an_error(server: _Server, download_dir: Path) -> None:
-    url = f"{server.base}/truncated"
+def test_truncated_body_is_an_error(server: LocalServer, download_dir: Path) -> None:
+    url = f"{server.url()}/truncated"
     with _fast_session() as session, pytest.raises(FetchError) as exc:
         fetch(url, download_dir, session=session)
     assert url in str(exc.value)
@@ -160,17 +112,17 @@ def test_truncated_body_is_an_error(server: _Server, download_dir: Path) -> None
     assert _tree(download_dir) == []
 
 
-def test_flaky_server_is_retried(server: _Server, download_dir: Path) -> None:
+def test_flaky_server_is_retried(server: LocalServer, download_dir: Path) -> None:
     with _fast_session(retries=3) as session:
-        got = fetch(f"{server.base}/flaky", download_dir, session=session)
+        got = fetch(f"{server.url()}/flaky", download_dir, session=session)
     assert got.path.read_bytes() == PAYLOAD
     assert got.path.name == "flaky"
     assert server.hits["/flaky"] == 3
 
 
-def test_always_503_fails_after_retries(server: _Server, download_dir: Path) -> None:
+def test_always_503_fails_after_retries(server: LocalServer, download_dir: Path) -> None:
     retries = 2
-    url = f"{server.base}/always503"
+    url = f"{server.url()}/always503"
     with _fast_session(retries=retries) as session, pytest.raises(FetchError) as exc:
         fetch(url, download_dir, session=session)
     assert url in str(exc.value)

@@ -1,0 +1,77 @@
+"""A real HTTP server on 127.0.0.1 for tests: routes map a path to a response (no mocks)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a route sends; `length` overrides Content-Length (a larger one truncates the body)."""
+
+    status: int
+    body: bytes
+    length: int | None = None
+
+
+# A route is called with how many times its path has been requested (1 on the first request).
+Route = Callable[[int], Response]
+
+
+class LocalServer(ThreadingHTTPServer):
+    """Serves `routes` (path → Route, query string ignored); counts requests per path in `hits`."""
+
+    daemon_threads = True
+
+    def __init__(self, routes: dict[str, Route]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes = routes
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def url(self, path: str = "") -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: LocalServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            self.server.hits[path] += 1
+            hits = self.server.hits[path]
+        route = self.server.routes.get(path)
+        response = route(hits) if route else Response(404, b"not found")
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/octet-stream")
+        length = len(response.body) if response.length is None else response.length
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(response.body)
+        if length != len(response.body):
+            self.wfile.flush()
+            self.close_connection = True
+
+
+@contextmanager
+def serving(routes: dict[str, Route]) -> Iterator[LocalServer]:
+    """Run a LocalServer in a background thread for the duration of the block."""
+    server = LocalServer(routes)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
