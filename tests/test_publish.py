@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from codecatalog import warehouse
-from codecatalog.errors import WarehouseBusy
+from codecatalog.errors import VersionError, WarehouseBusy
 from codecatalog.pipeline import refresh
 from codecatalog.read.cpt import FILES
 
@@ -191,3 +192,28 @@ def test_a_second_writer_gets_a_busy_error(loaded_warehouse: Path) -> None:
         holder.kill()
         holder.wait()
     duckdb.connect(str(loaded_warehouse / "codecatalog.duckdb")).close()
+
+
+def test_annual_and_first_quarter_labels_cannot_both_be_loaded(
+    loaded_warehouse: Path, samples: Path
+) -> None:
+    with pytest.raises(
+        VersionError, match="cpt 2026Q1 names the same release as loaded version 2026"
+    ):
+        refresh("cpt", str(samples / "cpt-2026"), "2026Q1", warehouse_dir=loaded_warehouse)
+
+
+def test_effective_date_override(samples: Path, tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    result = refresh(
+        "cpt", str(samples / "cpt-2024"), "2024", warehouse_dir=wh, effective=date(2024, 3, 1)
+    )
+    manifest = json.loads((result.published / "manifest.json").read_text())
+    assert manifest["effective_date"] == "2024-03-01"
+    con = warehouse.connect(wh, read_only=True)
+    assert con.execute("SELECT effective_date FROM releases").fetchall() == [(date(2024, 3, 1),)]
+    con.close()
+    with pytest.raises(VersionError, match="--effective 2025-01-01 is not in version 2024r1's year"):
+        refresh(
+            "cpt", str(samples / "cpt-2024"), "2024r1", warehouse_dir=wh, effective=date(2025, 1, 1)
+        )
