@@ -6,6 +6,8 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -170,27 +172,32 @@ def test_same_bytes_again_is_a_no_op(loaded_warehouse: Path, samples: Path) -> N
     assert releases == 3
 
 
-def test_a_second_writer_gets_a_busy_error(loaded_warehouse: Path) -> None:
+@contextmanager
+def another_writer(warehouse_dir: Path) -> Iterator[None]:
+    """Another process holding the warehouse file open for writing."""
+    script = (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+        "print('ready', flush=True); time.sleep(30)"
+    )
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(30)",
-            str(loaded_warehouse / "codecatalog.duckdb"),
-        ],
+        [sys.executable, "-c", script, str(warehouse_dir / "codecatalog.duckdb")],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(
-            WarehouseBusy, match=r"codecatalog\.duckdb is in use by another process"
-        ):
-            warehouse.connect(loaded_warehouse)
+        yield
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_second_writer_gets_a_busy_error(loaded_warehouse: Path) -> None:
+    with (
+        another_writer(loaded_warehouse),
+        pytest.raises(WarehouseBusy, match=r"codecatalog\.duckdb is in use by another process"),
+    ):
+        warehouse.connect(loaded_warehouse)
     duckdb.connect(str(loaded_warehouse / "codecatalog.duckdb")).close()
 
 
@@ -213,7 +220,19 @@ def test_effective_date_override(samples: Path, tmp_path: Path) -> None:
     con = warehouse.connect(wh, read_only=True)
     assert con.execute("SELECT effective_date FROM releases").fetchall() == [(date(2024, 3, 1),)]
     con.close()
-    with pytest.raises(VersionError, match="--effective 2025-01-01 is not in version 2024r1's year"):
+    with pytest.raises(
+        VersionError, match="--effective 2025-01-01 is not in version 2024r1's year"
+    ):
         refresh(
             "cpt", str(samples / "cpt-2024"), "2024r1", warehouse_dir=wh, effective=date(2025, 1, 1)
         )
+
+
+def test_a_refresh_while_another_process_writes_is_refused(
+    loaded_warehouse: Path, samples: Path
+) -> None:
+    with another_writer(loaded_warehouse), pytest.raises(WarehouseBusy):
+        refresh("cpt", str(samples / "cpt-2026"), "2026r1", warehouse_dir=loaded_warehouse)
+    con = warehouse.connect(loaded_warehouse, read_only=True)
+    assert con.execute("SELECT count(*) FROM releases").fetchone() == (3,)
+    con.close()

@@ -22,7 +22,13 @@ from codecatalog.diff.changes import (
     predecessor,
     reconciliation,
 )
-from codecatalog.errors import CodecatalogError, Failure, ValidationFailed, VersionError
+from codecatalog.errors import (
+    CodecatalogError,
+    Failure,
+    ValidationFailed,
+    VersionError,
+    WarehouseBusy,
+)
 from codecatalog.families import family
 from codecatalog.fetch import fetch
 from codecatalog.publish import Publication, point_latest, publish_version
@@ -269,6 +275,8 @@ def _record_refusal(
     sha: str | None,
     err: CodecatalogError,
 ) -> None:
+    if isinstance(err, WarehouseBusy):
+        return  # the warehouse cannot take the record; the error itself says why
     failures = err.failures if isinstance(err, ValidationFailed) else []
     con = wh.connect(warehouse_dir)
     try:
