@@ -9,7 +9,7 @@ import pytest
 
 from codecatalog import warehouse
 from codecatalog.diff.changes import changes_between
-from codecatalog.errors import ValidationFailed
+from codecatalog.errors import ValidationFailed, VersionError
 from codecatalog.pipeline import refresh
 from codecatalog.sources import source
 
@@ -34,14 +34,22 @@ def table(frame: pd.DataFrame) -> list[tuple]:
     return [tuple(str(v) for v in row) for row in frame.itertuples(index=False)]
 
 
+def step(wh: Path, old: str, new: str) -> tuple[pd.DataFrame, list[tuple]]:
+    """The changes old → new and the reconciliation stored for that step."""
+    con = warehouse.connect(wh, read_only=True)
+    try:
+        found = con.execute(
+            "SELECT key, computed, source_action, problem FROM reconciliations "
+            "WHERE from_version = ? AND to_version = ? ORDER BY key",
+            [old, new],
+        ).fetchall()
+        return changes_between(con, source("hcpcs"), old, new), found
+    finally:
+        con.close()
+
+
 def test_real_reactivation(excerpts: Path) -> None:
-    con = warehouse.connect(excerpts, read_only=True)
-    changes = changes_between(con, source("hcpcs"), "2016", "2017")
-    found = con.execute(
-        "SELECT key, computed, source_action, problem FROM reconciliations "
-        "WHERE to_version = '2017' ORDER BY key"
-    ).fetchall()
-    con.close()
+    changes, found = step(excerpts, "2016", "2017")
     assert table(changes[["key", "change_type", "field", "old_value", "new_value",
                           "effective_date", "source_action"]]) == [
         ("J7342", "added", "", "", "", "2017-01-01", "A"),
@@ -52,13 +60,7 @@ def test_real_reactivation(excerpts: Path) -> None:
 
 
 def test_2017_to_2018_changes_and_reconciliation(excerpts: Path) -> None:
-    con = warehouse.connect(excerpts, read_only=True)
-    changes = changes_between(con, source("hcpcs"), "2017", "2018")
-    found = con.execute(
-        "SELECT key, computed, source_action, problem FROM reconciliations "
-        "WHERE to_version = '2018' ORDER BY key"
-    ).fetchall()
-    con.close()
+    changes, found = step(excerpts, "2017", "2018")
     short = changes[changes.change_type != "descriptor_revised"]
     assert table(short[["key", "change_type", "field", "old_value", "new_value",
                         "effective_date", "source_action"]]) == [
@@ -86,9 +88,8 @@ def test_2017_to_2018_changes_and_reconciliation(excerpts: Path) -> None:
 def test_diff_across_a_skipped_release_has_no_reconciliation(excerpts: Path) -> None:
     report = (excerpts / "published/hcpcs/2018/report.md").read_text()
     assert "| J7342 | long_descriptor | N | N but changed: long_descriptor |" in report
-    con = warehouse.connect(excerpts, read_only=True)
-    changes = changes_between(con, source("hcpcs"), "2016", "2018")
-    con.close()
+    changes, found = step(excerpts, "2016", "2018")
+    assert found == []  # 2016 → 2018 skips a release: no reconciliation is stored
     assert set(changes.key[changes.change_type == "reactivated"]) == {"S3854"}
     assert set(changes.key[changes.change_type == "added"]) == {"C9014", "FY", "J7342"}
 
@@ -128,5 +129,7 @@ def test_bad_records_are_refused_and_nothing_is_loaded(
 def test_version_contradicting_the_file_name_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "HCPC2018_CONTR_ANWEB_disc.txt"
     bad.write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
-    with pytest.raises(Exception, match=r"version 2017 contradicts HCPC2018_CONTR_ANWEB_disc\.txt"):
+    with pytest.raises(
+        VersionError, match=r"version 2017 contradicts HCPC2018_CONTR_ANWEB_disc\.txt"
+    ):
         refresh("hcpcs", str(bad), "2017", warehouse_dir=tmp_path / "wh")

@@ -49,11 +49,9 @@ def publish_version(root: Path, publication: Publication) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{publication.version}-", dir=target.parent))
     try:
-        outputs = {}
         for stem, frame in publication.tables.items():
-            outputs[f"{stem}.parquet"] = _write_parquet(frame, staging / f"{stem}.parquet")
+            _write_parquet(frame, staging / f"{stem}.parquet")
             frame.to_csv(staging / f"{stem}.csv", index=False, lineterminator="\n")
-            outputs[f"{stem}.csv"] = len(frame)
         (staging / "report.md").write_text(publication.report_md, encoding="utf-8")
         manifest = {
             "codeset": publication.codeset,
@@ -68,7 +66,7 @@ def publish_version(root: Path, publication: Publication) -> Path:
             "row_counts": {stem: len(frame) for stem, frame in publication.tables.items()},
             "files": {
                 name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
-                for name in sorted([*outputs, "report.md"])
+                for name in sorted(p.name for p in staging.iterdir())
             },
         }
         _write_json(staging / "manifest.json", manifest)
@@ -110,10 +108,9 @@ def arrow_schema(frame: pd.DataFrame) -> pa.Schema:
     )
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> int:
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(frame, schema=arrow_schema(frame), preserve_index=False)
     pq.write_table(table, path)
-    return len(frame)
 
 
 def _write_json(path: Path, data: dict) -> None:
