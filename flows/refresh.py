@@ -1,9 +1,13 @@
-"""Refresh one code set release: fetch → read → validate → load → diff → report → publish.
+"""Refresh one code set release: fetch → read → validate → load → diff → publish.
 
-Each task is a thin wrapper over a plain step in `codecatalog.pipeline`; only the network step
-retries. The change report is also attached to the run as a markdown artifact.
+Each task is a thin wrapper over a plain step in `codecatalog.pipeline`, called in order in the
+flow body. Only fetching retries, and only on what a retry can help (connection errors, timeouts,
+HTTP 429/5xx): never a 404, a missing path or a refused release. Load, diff and the staging of the
+version directory share one warehouse transaction. The change report is attached to the run as a
+markdown artifact.
 
-Run: `codecatalog refresh cpt PATH --version 2026` or `python -m codecatalog.flows.refresh ...`.
+Run: `codecatalog refresh cpt PATH --version 2026` (uses this flow when a Prefect API is
+configured) or `python -m codecatalog.flows.refresh cpt PATH --version 2026 --prefect`.
 """
 
 from __future__ import annotations
@@ -11,70 +15,85 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from prefect import flow, task
+import duckdb
+from prefect import Task, flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from codecatalog import pipeline
+from codecatalog.errors import Failure, FetchError
+from codecatalog.read.release import Release
+from codecatalog.writer import Writer
 
 
-# Inputs hold DataFrames and paths: never hash them for a cache (DESIGN: key caches on sha256).
-@task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def retry_if_transient(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Retry a fetch only when its error says a retry can help."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, FetchError) and error.transient
+
+
+# Inputs hold DataFrames, connections and paths: never hash them for a cache.
+@task(
+    retries=3,
+    retry_delay_seconds=[5, 30, 120],
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+)
 def fetch(source_uri: str, warehouse_dir: Path) -> Path:
     """Fetch the release (local path or http(s) URL)."""
     return pipeline.fetch_step(source_uri, warehouse_dir)
 
 
 @task(cache_policy=NO_CACHE)
-def read(*args: Any) -> Any:
+def read(codeset: str, path: Path, transactions: Path | None) -> Release:
     """Read every file of the release."""
-    return pipeline.read_step(*args)
+    return pipeline.read_step(codeset, path, transactions)
 
 
 @task(cache_policy=NO_CACHE)
-def validate(*args: Any) -> Any:
-    """Validate the release against its schemas (all failures at once)."""
-    return pipeline.validate_step(*args)
+def validate(request: pipeline.Request, release: Release) -> list[Failure]:
+    """Validate the release against its schemas (all failures at once); return the warnings."""
+    return pipeline.validate_step(request, release)
 
 
 @task(cache_policy=NO_CACHE)
-def load(*args: Any) -> str:
-    """Load the release into the warehouse in one transaction."""
-    return pipeline.load_step(*args)
+def recover(writer: Writer, root: Path, codeset: str) -> list[str]:
+    """Publish what an interrupted refresh left loaded but unpublished."""
+    return pipeline.recover_step(writer, root, codeset)
 
 
 @task(cache_policy=NO_CACHE)
-def diff(*args: Any) -> Any:
+def load(
+    con: duckdb.DuckDBPyConnection,
+    request: pipeline.Request,
+    release: Release,
+    warnings: list[Failure],
+) -> pipeline.Loaded:
+    """Load the release into the warehouse (inside the refresh's transaction)."""
+    return pipeline.load_step(con, request, release, warnings)
+
+
+@task(cache_policy=NO_CACHE)
+def diff(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> pipeline.Comparison:
     """Compute the changes against the preceding loaded version."""
-    return pipeline.diff_step(*args)
+    return pipeline.diff_step(con, codeset, version)
 
 
 @task(cache_policy=NO_CACHE)
-def publish(*args: Any) -> Any:
-    """Render the report and publish the version directory atomically."""
-    path, latest = pipeline.publish_step(*args)
-    create_markdown_artifact(
-        (path / "report.md").read_text(encoding="utf-8"),
-        key=f"{path.parent.name}-change-report",
-        description=f"Change report for {path.parent.name} {path.name}",
-    )
-    return path, latest
-
-
-_TASKS = {
-    pipeline.fetch_step: fetch,
-    pipeline.read_step: read,
-    pipeline.validate_step: validate,
-    pipeline.load_step: load,
-    pipeline.diff_step: diff,
-    pipeline.publish_step: publish,
-}
-
-
-def _as_task(step: Any, *args: Any) -> Any:
-    return _TASKS[step](*args)
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    codeset: str,
+    version: str,
+    comparison: pipeline.Comparison,
+    warnings: list[Failure],
+    notes: list[str],
+) -> pipeline.Staged:
+    """Render the report and write the version directory under a temporary name."""
+    return pipeline.publish_step(con, root, codeset, version, comparison, warnings, notes)
 
 
 @flow(name="codecatalog-refresh", log_prints=True)
@@ -85,17 +104,38 @@ def refresh_flow(
     warehouse_dir: Path,
     effective: date | None = None,
     transactions: str | None = None,
+    wait: float | None = None,
 ) -> pipeline.RefreshResult:
-    """Refresh one release of `codeset` from `source_uri` as `version`."""
-    result = pipeline.refresh(
-        codeset,
-        source_uri,
-        version,
-        warehouse_dir=warehouse_dir,
-        effective=effective,
-        transactions=transactions,
-        run=_as_task,
+    """Refresh one release of `codeset` from `source_uri` as `version` (waiting up to `wait`
+    seconds for another refresh of the same warehouse)."""
+    attempt = pipeline.Attempt(codeset, version, source_uri)
+    with pipeline.recorded_refusal(warehouse_dir, attempt):
+        request = pipeline.Request.parse(codeset, source_uri, version, effective, transactions)
+        path = fetch(source_uri, warehouse_dir)
+        extra = fetch(transactions, warehouse_dir) if transactions else None
+        release = read(codeset, path, extra)
+        attempt.content_sha256 = release.content_sha256
+        warnings = validate(request, release)
+        root = pipeline.published_root(warehouse_dir)
+        with pipeline.open_writer(warehouse_dir, wait=wait) as writer:
+            recovered = recover(writer, root, codeset)
+            with writer.transaction():
+                loaded = load(writer.con, request, release, warnings)
+                comparison = diff(writer.con, codeset, version)
+                staged = publish(
+                    writer.con, root, codeset, version, comparison, warnings, loaded.notes
+                )
+            latest = pipeline.place_step(writer.con, root, codeset, staged)
+    result = pipeline.refresh_result(
+        request, loaded, recovered, comparison, staged, latest, warnings
     )
+    create_markdown_artifact(
+        (result.published / "report.md").read_text(encoding="utf-8"),
+        key=f"{codeset}-change-report",
+        description=f"Change report for {codeset} {version}",
+    )
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"{codeset} {version}: {result.outcome}; published {result.published}")
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from codecatalog.samples import generate_releases
 
 YEARS = (2024, 2025, 2026)
 REALDATA_ENV = "CODECATALOG_REALDATA"
+LOADED_AT = datetime(2026, 1, 2, 6, 30, 0)  # the injected clock of the `loaded_warehouse` refreshes
+
+
+def fixed_clock() -> datetime:
+    return LOADED_AT
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +33,19 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _loaded(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = tmp_path_factory.mktemp("loaded") / "warehouse"
     for year in YEARS:
-        refresh("cpt", str(samples / f"cpt-{year}"), str(year), warehouse_dir=warehouse)
+        refresh(
+            "cpt",
+            str(samples / f"cpt-{year}"),
+            str(year),
+            warehouse_dir=warehouse,
+            clock=fixed_clock,
+        )
     return warehouse
 
 
 @pytest.fixture
 def loaded_warehouse(_loaded: Path, tmp_path: Path) -> Path:
-    """A private copy of a warehouse holding 2024, 2025 and 2026, all published."""
+    """A private copy of a warehouse holding 2024, 2025 and 2026, all published at LOADED_AT."""
     copy = tmp_path / "warehouse"
     shutil.copytree(_loaded, copy)
     return copy

@@ -511,7 +511,7 @@ def test_http_zip_loads_as_correction(
     assert _files_under(loaded_warehouse / "downloads") == [
         loaded_warehouse / "downloads" / sha[:16] / "cpt-2026.zip"
     ]
-    con = warehouse.connect(loaded_warehouse, read_only=True)
+    con = warehouse.open_reader(loaded_warehouse)
     try:
         changes = changes_between(con, source("cpt"), "2026", "2026r1")
     finally:

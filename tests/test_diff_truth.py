@@ -60,7 +60,7 @@ def test_diff_across_a_skipped_version(loaded_warehouse: Path, samples: Path) ->
     )
     assert len(back) == 1
 
-    con = warehouse.connect(loaded_warehouse, read_only=True)
+    con = warehouse.open_reader(loaded_warehouse)
     changes = changes_between(con, source("cpt"), "2024", "2026")
     con.close()
     assert not set(changes["key"]) & back

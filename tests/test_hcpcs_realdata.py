@@ -86,7 +86,7 @@ def quarterly(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def query(wh: Path, sql: str, *params: object) -> list[tuple]:
-    con = warehouse.connect(wh, read_only=True)
+    con = warehouse.open_reader(wh)
     try:
         return con.execute(sql, list(params)).fetchall()
     finally:
@@ -94,7 +94,7 @@ def query(wh: Path, sql: str, *params: object) -> list[tuple]:
 
 
 def diff(wh: Path, old: str, new: str) -> pd.DataFrame:
-    con = warehouse.connect(wh, read_only=True)
+    con = warehouse.open_reader(wh)
     try:
         return changes_between(con, source("hcpcs"), old, new)
     finally:

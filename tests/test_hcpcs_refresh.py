@@ -36,7 +36,7 @@ def table(frame: pd.DataFrame) -> list[tuple]:
 
 def step(wh: Path, old: str, new: str) -> tuple[pd.DataFrame, list[tuple]]:
     """The changes old → new and the reconciliation stored for that step."""
-    con = warehouse.connect(wh, read_only=True)
+    con = warehouse.open_reader(wh)
     try:
         found = con.execute(
             "SELECT key, computed, source_action, problem FROM reconciliations "
@@ -119,7 +119,7 @@ def test_bad_records_are_refused_and_nothing_is_loaded(
     got = [(f.line, f.column, f.check.split("(")[0], f.value) for f in err.value.failures]
     assert failure in got
     assert all(f.file == "HCPC17_BAD_ANWEB.txt" for f in err.value.failures)
-    con = warehouse.connect(wh, read_only=True)
+    con = warehouse.open_reader(wh)
     assert con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
     assert con.execute("SELECT outcome FROM load_attempts").fetchall() == [("rejected",)]
     con.close()

@@ -8,10 +8,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codecatalog.errors import CodecatalogError, ValidationFailed
+
+if TYPE_CHECKING:
+    from codecatalog.pipeline import RefreshResult
 
 EXIT_REFUSED = 2
 
@@ -21,26 +24,66 @@ def _warehouse(value: str | None) -> Path:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    """Run the refresh flow for one release and print what was published."""
+    """Run the refresh for one release and print what was published.
+
+    Through the Prefect flow when a Prefect API is configured (or with --prefect), otherwise the
+    same steps in-process (--plain forces that).
+    """
     from codecatalog import pipeline
 
     warehouse_dir = _warehouse(args.warehouse)
-    effective = date.fromisoformat(args.effective) if args.effective else None
-    if args.plain:
-        result = pipeline.refresh(
-            args.source,
-            args.path,
-            args.version,
-            warehouse_dir=warehouse_dir,
-            effective=effective,
-            transactions=args.transactions,
+    attempt = pipeline.Attempt(args.source, args.version, args.path)
+    with pipeline.recorded_refusal(warehouse_dir, attempt):
+        request = pipeline.Request.parse(
+            args.source, args.path, args.version, args.effective, args.transactions
         )
-    else:
+        use_flow = not args.plain and (args.prefect or _prefect_api_checked())
+    if use_flow:
+        from codecatalog.prefect_api import allow_slow_temporary_server
+
+        allow_slow_temporary_server()
         from codecatalog.flows.refresh import refresh_flow
 
         result = refresh_flow(
-            args.source, args.path, args.version, warehouse_dir, effective, args.transactions
+            request.codeset,
+            request.source_uri,
+            request.version.label,
+            warehouse_dir,
+            request.effective,
+            request.transactions,
+            args.wait,
         )
+    else:
+        result = pipeline.refresh(
+            request.codeset,
+            request.source_uri,
+            request.version.label,
+            warehouse_dir=warehouse_dir,
+            effective=request.effective,
+            transactions=request.transactions,
+            wait=args.wait,
+        )
+    _print_result(result)
+    return 0
+
+
+def _prefect_api_checked() -> bool:
+    """True when a Prefect API is configured and answers; say so in one line when none is."""
+    from codecatalog.prefect_api import check_api, configured_api_url
+
+    url = configured_api_url()
+    if url is None:
+        print(
+            "no Prefect API configured: running the steps in-process (for run history, start "
+            "`prefect server start` and set PREFECT_API_URL)",
+            file=sys.stderr,
+        )
+        return False
+    check_api(url)
+    return True
+
+
+def _print_result(result: RefreshResult) -> None:
     print(f"{result.codeset} {result.version}: {result.outcome}")
     print(f"  published: {result.published}")
     print(f"  report:    {result.published / 'report.md'}")
@@ -52,7 +95,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         print(f"  changes since {result.previous}: {summary}")
     if result.warnings:
         print(f"  warnings:  {len(result.warnings)} (listed in the report)")
-    return 0
+    for note in result.notes:
+        print(f"  note:      {note}")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -61,7 +105,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from codecatalog.diff.changes import changes_between
     from codecatalog.sources import source
 
-    con = warehouse.connect(_warehouse(args.warehouse), read_only=True)
+    con = warehouse.open_reader(_warehouse(args.warehouse))
     try:
         changes = changes_between(con, source(args.source), args.from_version, args.to_version)
     finally:
@@ -98,15 +142,28 @@ def build_parser() -> argparse.ArgumentParser:
         "refresh", help="load one release and publish it", description=cmd_refresh.__doc__
     )
     refresh.add_argument("source", help="code set, e.g. cpt")
-    refresh.add_argument("path", help="release directory, zip file or http(s) URL")
+    refresh.add_argument("path", help="release directory, zip file, single file or http(s) URL")
     refresh.add_argument("--version", required=True, help="version label: 2026, 2026Q3, 2025r1")
     refresh.add_argument("--effective", help="effective date YYYY-MM-DD (default: from version)")
     refresh.add_argument(
         "--transactions", help="HCPCS transaction report (xlsx path or URL) for quarterly files"
     )
     refresh.add_argument("--warehouse", help=warehouse_help)
+    runner = refresh.add_mutually_exclusive_group()
+    runner.add_argument(
+        "--plain", action="store_true", help="run the steps in-process, without Prefect"
+    )
+    runner.add_argument(
+        "--prefect",
+        action="store_true",
+        help="run the Prefect flow even with no API configured (starts a temporary server)",
+    )
     refresh.add_argument(
-        "--plain", action="store_true", help="run the steps directly, without Prefect"
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another refresh of the warehouse "
+        "(default: $CODECATALOG_WRITER_WAIT or 60)",
     )
     refresh.set_defaults(func=cmd_refresh)
 
@@ -141,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as err:
         print(f"error: refused: {err}", file=sys.stderr)
         return EXIT_REFUSED
-    except (CodecatalogError, FileNotFoundError) as err:
+    except CodecatalogError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
 

@@ -62,12 +62,25 @@ class ValidationFailed(CodecatalogError):
         )
 
 
+class UnknownSource(CodecatalogError):
+    """A source name that no declaration names."""
+
+
+class UsageError(CodecatalogError):
+    """An option value that cannot be used (e.g. an --effective that is not a date)."""
+
+
 class VersionError(CodecatalogError):
     """A version label is malformed, contradicts the release or conflicts with a loaded one."""
 
 
 class WarehouseBusy(CodecatalogError):
-    """Another process holds the warehouse file for writing."""
+    """Another process holds the warehouse for writing (and did not let go in time)."""
+
+
+class WarehouseUnusable(CodecatalogError):
+    """The warehouse cannot be opened or written: a file in its place, a read-only or full disk,
+    a file that is not a DuckDB database."""
 
 
 class ReleaseFormatError(CodecatalogError):

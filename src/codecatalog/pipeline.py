@@ -1,18 +1,21 @@
 """The refresh steps as plain functions, and `refresh`, which runs them in order.
 
-fetch → read → validate → load → diff → report → publish. Every step is callable on its own (tests,
-notebooks); `refresh` takes a `run` hook so the Prefect flow can run each step as a task.
+fetch → read → validate → (writer lock) recover → load → diff → publish. Every step is callable on
+its own (tests, notebooks); `flows/refresh.py` calls the same steps as Prefect tasks in the same
+order. Load, diff and the staging of the version directory share one transaction: a refresh lands
+whole (rows, reconciliation, attempt record, published directory) or not at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import pandas as pd
 
 from codecatalog import warehouse as wh
@@ -25,18 +28,64 @@ from codecatalog.diff.changes import (
 from codecatalog.errors import (
     CodecatalogError,
     Failure,
+    UsageError,
     ValidationFailed,
     VersionError,
     WarehouseBusy,
+    WarehouseUnusable,
 )
 from codecatalog.families import family
 from codecatalog.fetch import fetch
-from codecatalog.publish import Publication, point_latest, publish_version
+from codecatalog.publish import (
+    Publication,
+    place_version,
+    point_latest,
+    remove_partial_versions,
+    stage_version,
+    version_dir,
+)
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.report import change_counts, render_report
 from codecatalog.sources import source
 from codecatalog.versions import Version
+from codecatalog.writer import Clock, Writer, append_pending, utc_now
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one refresh was asked to do, checked before anything is fetched."""
+
+    codeset: str
+    source_uri: str
+    version: Version
+    effective: date
+    transactions: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        codeset: str,
+        source_uri: str,
+        version: str,
+        effective: date | str | None = None,
+        transactions: str | None = None,
+    ) -> Request:
+        """Check the source name, the version label and the effective date.
+
+        Raises UnknownSource (listing the declared ones), VersionError or UsageError.
+        """
+        source(codeset)
+        parsed = Version.parse(version)
+        if isinstance(effective, str):
+            try:
+                effective = date.fromisoformat(effective)
+            except ValueError:
+                raise UsageError(f"--effective {effective!r} is not a date (YYYY-MM-DD)") from None
+        effective = effective or parsed.effective_date
+        if effective.year != parsed.year:
+            raise VersionError(f"--effective {effective} is not in version {parsed}'s year")
+        return cls(codeset, source_uri, parsed, effective, transactions)
 
 
 @dataclass
@@ -45,17 +94,21 @@ class RefreshResult:
 
     codeset: str
     version: str
-    outcome: str  # loaded | unchanged
+    outcome: str  # loaded | unchanged | published (loaded earlier, published only now)
     published: Path
     latest: str
     previous: str | None
     counts: dict[str, int]
     warnings: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # backfill, identical correction, recovery
 
 
 def published_root(warehouse_dir: Path) -> Path:
     """Where published versions live inside a warehouse directory."""
     return Path(warehouse_dir) / "published"
+
+
+# --- steps before the writer lock ----------------------------------------------------------------
 
 
 def fetch_step(source_uri: str, warehouse_dir: Path) -> Path:
@@ -69,64 +122,126 @@ def read_step(codeset: str, path: Path, transactions: Path | None = None) -> Rel
     return family(source(codeset).family).read(ReleaseArchive.open(path), extra)
 
 
-def validate_step(
-    codeset: str, release: Release, version: Version, effective: date
-) -> list[Failure]:
+def validate_step(request: Request, release: Release) -> list[Failure]:
     """Check the version label against the release, then every schema; return the warnings.
 
     Raises VersionError or ValidationFailed (with every failure found).
     """
-    if effective.year != version.year:
-        raise VersionError(f"--effective {effective} is not in version {version}'s year")
+    version = request.version
     if release.stated_year is not None and release.stated_year != version.year:
         raise VersionError(
             f"version {version} contradicts {release.year_source}: it states the year "
             f"{release.stated_year}"
         )
-    errors, warnings = family(source(codeset).family).validate(release)
+    errors, warnings = family(source(request.codeset).family).validate(release)
     if errors:
         raise ValidationFailed(release.name, errors)
     return warnings
 
 
-def load_step(
-    warehouse_dir: Path,
-    codeset: str,
-    version: Version,
-    effective: date,
-    release: Release,
-    source_uri: str,
-    warnings: list[Failure],
-) -> str:
-    """Load the release in one transaction; `unchanged` when the same bytes are already loaded."""
-    con = wh.connect(warehouse_dir)
+# --- steps under the writer lock -----------------------------------------------------------------
+
+
+def open_writer(
+    warehouse_dir: Path, *, wait: float | None = None, clock: Clock = utc_now
+) -> Writer:
+    """Take the warehouse's writer lock, prepare its tables and take in pending attempt records."""
+    writer = Writer.open(warehouse_dir, wait=wait, clock=clock)
     try:
-        if not wh.check_new_version(con, codeset, version, effective, release.content_sha256):
-            outcome = "unchanged"
-        else:
-            wh.load_release(
-                con,
-                codeset,
-                version,
-                effective,
-                family(source(codeset).family).tables(release),
-                content_sha256=release.content_sha256,
-                source=source_uri,
-                files=[f.__dict__ for f in release.files.values()],
-            )
-            outcome = "loaded"
-        wh.record_attempt(
+        with (
+            writer.pending_attempts() as pending,
+            writer.transaction(sync=bool(pending) or not writer.reader_path.exists()),
+        ):
+            wh.prepare(writer.con)
+            wh.record_attempts(writer.con, pending)
+    except BaseException:
+        writer.close()
+        raise
+    return writer
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the load step did: `loaded` or `unchanged`, and notes for the operator."""
+
+    outcome: str
+    notes: list[str]
+
+
+def load_step(
+    con: duckdb.DuckDBPyConnection,
+    request: Request,
+    release: Release,
+    warnings: list[Failure],
+    clock: Clock = utc_now,
+) -> Loaded:
+    """Insert the release and its attempt record (in the caller's transaction).
+
+    `unchanged` when the same bytes are already loaded under this version.
+    """
+    codeset, version = request.codeset, request.version
+    sha = release.content_sha256
+    if wh.check_new_version(con, codeset, version, request.effective, sha):
+        notes = load_notes(wh.loaded_releases(con, codeset), version, request.effective, sha)
+        wh.load_release(
             con,
-            codeset=codeset,
-            version=version.label,
-            source=source_uri,
-            content_sha256=release.content_sha256,
-            outcome=outcome,
-            warnings=warnings,
+            codeset,
+            version,
+            request.effective,
+            family(source(codeset).family).tables(release),
+            content_sha256=sha,
+            source=request.source_uri,
+            files=[f.__dict__ for f in release.files.values()],
+            loaded_at=clock(),
         )
-    finally:
-        con.close()
-    return outcome
+        outcome = "loaded"
+    else:
+        notes, outcome = [], "unchanged"
+    wh.record_attempts(
+        con,
+        [
+            wh.attempt_row(
+                codeset=codeset,
+                version=version.label,
+                source=request.source_uri,
+                content_sha256=sha,
+                outcome=outcome,
+                attempted_at=clock(),
+                message="\n".join(notes),
+                warnings=warnings,
+            )
+        ],
+    )
+    return Loaded(outcome, notes)
+
+
+def load_notes(
+    loaded: list[wh.LoadedRelease], version: Version, effective: date, content_sha256: str
+) -> list[str]:
+    """What an operator must know about loading `version` next to the `loaded` ones.
+
+    A correction with the same content as the release it corrects, and a backfill: a version
+    loaded after its successor, whose published changes (never rewritten) skip this step.
+    """
+    notes = []
+    order = (effective, version.correction)
+    corrected = [r for r in loaded if r.effective_date == effective and r.order < order]
+    if corrected and corrected[-1].content_sha256 == content_sha256:
+        notes.append(
+            f"{version} has the same content as {corrected[-1].version}, the version it corrects"
+        )
+    earlier = [r for r in loaded if r.order < order]
+    later = [r for r in loaded if r.order > order]
+    if later:
+        successor = later[0]
+        compared = f"with {earlier[-1].version}" if earlier else "with nothing (first loaded)"
+        notes.append(
+            f"backfill: {successor.version} was loaded before {version}, so its published "
+            f"changes compare it {compared}, not with {version}; published versions are never "
+            f"rewritten (`codecatalog diff {successor.codeset} {version} {successor.version}` "
+            "gives the step)"
+        )
+    return notes
 
 
 @dataclass
@@ -138,52 +253,62 @@ class Comparison:
     reconciliation: pd.DataFrame | None
 
 
-def diff_step(warehouse_dir: Path, codeset: str, version: str) -> Comparison:
+def diff_step(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> Comparison:
     """Changes from the preceding loaded version (none for the first) and the reconciliation
     with the release's own actions, which is also stored in the warehouse."""
     cfg = source(codeset)
-    con = wh.connect(warehouse_dir)
-    try:
-        before = predecessor(con, codeset, version)
-        if before is None:
-            return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
-        changes = changes_between(con, cfg, before.version, version)
-        if not Version.parse(version).follows(Version.parse(before.version)):
-            return Comparison(before.version, changes, None)  # a release in between is missing
-        found = reconciliation(con, cfg, before.version, version, changes)
-        wh.store_reconciliation(con, codeset, before.version, version, found)
-        return Comparison(before.version, changes, found)
-    finally:
-        con.close()
+    before = predecessor(con, codeset, version)
+    if before is None:
+        return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
+    changes = changes_between(con, cfg, before.version, version)
+    if not Version.parse(version).follows(Version.parse(before.version)):
+        return Comparison(before.version, changes, None)  # a release in between is missing
+    found = reconciliation(con, cfg, before.version, version, changes)
+    wh.store_reconciliation(con, codeset, before.version, version, found)
+    return Comparison(before.version, changes, found)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A version directory written under a temporary name, and where it goes."""
+
+    staging: Path | None  # None: already published
+    target: Path
 
 
 def publish_step(
-    warehouse_dir: Path, codeset: str, version: str, comparison: Comparison, warnings: list[Failure]
-) -> tuple[Path, str]:
-    """Render the report and publish the version directory; move `latest` if it is the newest."""
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    codeset: str,
+    version: str,
+    comparison: Comparison,
+    warnings: list[Failure],
+    notes: list[str],
+    clock: Clock = utc_now,
+) -> Staged:
+    """Render the report and write the version directory under a temporary name (nothing when
+    the version is published already: published directories are never rewritten)."""
+    target = version_dir(root, codeset, version)
+    if target.exists():
+        return Staged(None, target)
     cfg = source(codeset)
-    con = wh.connect(warehouse_dir, read_only=True)
-    try:
-        release = wh.find_release(con, codeset, version)
-        newest = wh.loaded_releases(con, codeset)[-1]
-        tables = {
-            "catalog": con.execute(
-                f"SELECT * EXCLUDE (version) FROM {codeset}_catalog WHERE version = ? "
-                f"ORDER BY {cfg.key}",
-                [version],
-            ).df()
-        }
-        if cfg.detail:
-            tables[f"{cfg.detail.name}s"] = con.execute(
-                f"SELECT * EXCLUDE (version) FROM {codeset}_details WHERE version = ? "
-                f"ORDER BY {cfg.key}, {cfg.detail.id}",
-                [version],
-            ).df()
-        files = con.execute(
-            "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
-        ).fetchone()[0]
-    finally:
-        con.close()
+    release = wh.find_release(con, codeset, version)
+    tables = {
+        "catalog": con.execute(
+            f"SELECT * EXCLUDE (version) FROM {codeset}_catalog WHERE version = ? "
+            f"ORDER BY {cfg.key}",
+            [version],
+        ).df()
+    }
+    if cfg.detail:
+        tables[f"{cfg.detail.name}s"] = con.execute(
+            f"SELECT * EXCLUDE (version) FROM {codeset}_details WHERE version = ? "
+            f"ORDER BY {cfg.key}, {cfg.detail.id}",
+            [version],
+        ).df()
+    files = con.execute(
+        "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
+    ).fetchone()
     tables["changes"] = comparison.changes
     report = render_report(
         title=cfg.title,
@@ -195,30 +320,121 @@ def publish_step(
         changes=comparison.changes,
         reconciliation=comparison.reconciliation,
         warnings=[str(w) for w in warnings],
+        notes=notes,
     )
-    root = published_root(warehouse_dir)
-    path = publish_version(
-        root,
-        Publication(
-            codeset=codeset,
-            version=version,
-            effective_date=release.effective_date,
-            previous_version=comparison.previous,
-            tables=tables,
-            report_md=report,
-            inputs=json.loads(files),
-            content_sha256=release.content_sha256,
-        ),
+    publication = Publication(
+        codeset=codeset,
+        version=version,
+        effective_date=release.effective_date,
+        previous_version=comparison.previous,
+        tables=tables,
+        report_md=report,
+        inputs=json.loads(files[0]) if files else [],
+        content_sha256=release.content_sha256,
     )
-    latest = newest.version
-    if (root / codeset / latest).exists():
-        point_latest(root, codeset, latest, newest.effective_date)
-    return path, latest
+    return Staged(stage_version(root, publication, clock()), target)
 
 
-def call(step: Callable[..., Any], *args: Any) -> Any:
-    """Run a step directly (the Prefect flow passes a hook that runs it as a task)."""
-    return step(*args)
+def place_step(con: duckdb.DuckDBPyConnection, root: Path, codeset: str, staged: Staged) -> str:
+    """Rename a committed version's directory into place; point `latest` at the newest loaded
+    version that is published. Returns that version."""
+    if staged.staging is not None:
+        place_version(staged.staging, staged.target)
+    newest = wh.loaded_releases(con, codeset)[-1]
+    if version_dir(root, codeset, newest.version).exists():
+        point_latest(root, codeset, newest.version, newest.effective_date)
+    return newest.version
+
+
+def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_now) -> list[str]:
+    """Finish what an interrupted refresh left: remove partial version directories, then publish
+    every loaded version of `codeset` that is not published yet. Returns those versions."""
+    remove_partial_versions(root, codeset)
+    con = writer.con
+    published = []
+    for release in wh.loaded_releases(con, codeset):
+        if version_dir(root, codeset, release.version).exists():
+            continue
+        warnings, notes = _recorded_outcome(con, codeset, release.version)
+        with writer.transaction():
+            comparison = diff_step(con, codeset, release.version)
+            staged = publish_step(
+                con, root, codeset, release.version, comparison, warnings, notes, clock
+            )
+        place_step(con, root, codeset, staged)
+        published.append(release.version)
+    return published
+
+
+def _recorded_outcome(
+    con: duckdb.DuckDBPyConnection, codeset: str, version: str
+) -> tuple[list[Failure], list[str]]:
+    """The warnings and notes recorded when `version` was loaded."""
+    row = con.execute(
+        "SELECT warnings, message FROM load_attempts WHERE codeset = ? AND version = ? "
+        "AND outcome = 'loaded' ORDER BY attempt_id DESC LIMIT 1",
+        [codeset, version],
+    ).fetchone()
+    if row is None:
+        return [], []
+    return [Failure(**w) for w in json.loads(row[0])], [n for n in (row[1] or "").split("\n") if n]
+
+
+# --- the whole refresh ---------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """The attempt being made, for its `load_attempts` record if it is refused."""
+
+    codeset: str
+    version: str
+    source_uri: str
+    content_sha256: str | None = None
+
+
+@contextmanager
+def recorded_refusal(
+    warehouse_dir: Path, attempt: Attempt, clock: Clock = utc_now
+) -> Iterator[Attempt]:
+    """Record a refused attempt (any CodecatalogError) in `load_attempts`, then re-raise it.
+
+    When the warehouse is held by another writer the record goes to the side log the next writer
+    takes in; when it cannot be written at all (a file in its place, not a database, read-only
+    or full disk) nothing is recorded and the error says why.
+    """
+    try:
+        yield attempt
+    except CodecatalogError as err:
+        record_refusal(warehouse_dir, attempt, err, clock)
+        raise
+
+
+def record_refusal(
+    warehouse_dir: Path, attempt: Attempt, err: CodecatalogError, clock: Clock = utc_now
+) -> None:
+    """Append the refused attempt to `load_attempts` (the side log when the warehouse is busy)."""
+    if isinstance(err, WarehouseUnusable):
+        return
+    row = wh.attempt_row(
+        codeset=attempt.codeset,
+        version=attempt.version,
+        source=attempt.source_uri,
+        content_sha256=attempt.content_sha256,
+        outcome="rejected",
+        attempted_at=clock(),
+        message=str(err),
+        failures=err.failures if isinstance(err, ValidationFailed) else [],
+    )
+    try:
+        if isinstance(err, WarehouseBusy):
+            raise err
+        with open_writer(warehouse_dir, wait=0, clock=clock) as writer, writer.transaction():
+            wh.record_attempts(writer.con, [row])
+    except WarehouseBusy:
+        append_pending(warehouse_dir, row)
+    except (WarehouseUnusable, OSError):
+        pass  # nowhere to record it; the error itself is reported
 
 
 def refresh(
@@ -227,68 +443,63 @@ def refresh(
     version: str,
     *,
     warehouse_dir: Path,
-    effective: date | None = None,
+    effective: date | str | None = None,
     transactions: str | None = None,
-    run: Callable[..., Any] = call,
+    wait: float | None = None,
+    clock: Clock = utc_now,
 ) -> RefreshResult:
-    """Fetch, read, validate, load, diff, report and publish one release.
+    """Fetch, read, validate, load, diff, report and publish one release, without Prefect.
 
-    `transactions` is a separate transaction report (HCPCS quarterly files), path or URL.
+    `transactions` is a separate transaction report (HCPCS quarterly files), path or URL; `wait`
+    how long to wait for another writer (default $CODECATALOG_WRITER_WAIT or 60 s).
 
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
     failed attempt in `load_attempts`; loaded releases and published files stay as they were.
     """
-    sha = None
-    try:
-        parsed = Version.parse(version)
-        effective = effective or parsed.effective_date
-        path = run(fetch_step, source_uri, warehouse_dir)
-        extra = run(fetch_step, transactions, warehouse_dir) if transactions else None
-        release = run(read_step, codeset, path, extra)
-        sha = release.content_sha256
-        warnings = run(validate_step, codeset, release, parsed, effective)
-        outcome = run(
-            load_step, warehouse_dir, codeset, parsed, effective, release, source_uri, warnings
-        )
-    except CodecatalogError as err:
-        _record_refusal(warehouse_dir, codeset, version, source_uri, sha, err)
-        raise
-    comparison = run(diff_step, warehouse_dir, codeset, version)
-    published, latest = run(publish_step, warehouse_dir, codeset, version, comparison, warnings)
+    warehouse_dir = Path(warehouse_dir)
+    with recorded_refusal(warehouse_dir, Attempt(codeset, version, source_uri), clock) as attempt:
+        request = Request.parse(codeset, source_uri, version, effective, transactions)
+        path = fetch_step(source_uri, warehouse_dir)
+        extra = fetch_step(transactions, warehouse_dir) if transactions else None
+        release = read_step(codeset, path, extra)
+        attempt.content_sha256 = release.content_sha256
+        warnings = validate_step(request, release)
+        root = published_root(warehouse_dir)
+        with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
+            recovered = recover_step(writer, root, codeset, clock)
+            with writer.transaction():
+                loaded = load_step(writer.con, request, release, warnings, clock)
+                comparison = diff_step(writer.con, codeset, version)
+                staged = publish_step(
+                    writer.con, root, codeset, version, comparison, warnings, loaded.notes, clock
+                )
+            latest = place_step(writer.con, root, codeset, staged)
+    return refresh_result(request, loaded, recovered, comparison, staged, latest, warnings)
+
+
+def refresh_result(
+    request: Request,
+    loaded: Loaded,
+    recovered: list[str],
+    comparison: Comparison,
+    staged: Staged,
+    latest: str,
+    warnings: list[Failure],
+) -> RefreshResult:
+    """Summarise a finished refresh (`published` when only the interrupted publish was done now)."""
+    version = request.version.label
+    outcome = (
+        "published" if loaded.outcome == "unchanged" and version in recovered else loaded.outcome
+    )
+    notes = [f"published {v}, left unpublished by an interrupted refresh" for v in recovered]
     return RefreshResult(
-        codeset,
+        request.codeset,
         version,
         outcome,
-        published,
+        staged.target,
         latest,
         comparison.previous,
         change_counts(comparison.changes),
         warnings,
+        notes + loaded.notes,
     )
-
-
-def _record_refusal(
-    warehouse_dir: Path,
-    codeset: str,
-    version: str,
-    source_uri: str,
-    sha: str | None,
-    err: CodecatalogError,
-) -> None:
-    if isinstance(err, WarehouseBusy):
-        return  # the warehouse cannot take the record; the error itself says why
-    failures = err.failures if isinstance(err, ValidationFailed) else []
-    con = wh.connect(warehouse_dir)
-    try:
-        wh.record_attempt(
-            con,
-            codeset=codeset,
-            version=version,
-            source=source_uri,
-            content_sha256=sha,
-            outcome="rejected",
-            message=str(err),
-            failures=failures,
-        )
-    finally:
-        con.close()

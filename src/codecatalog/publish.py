@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import codecatalog
+from codecatalog.errors import WarehouseUnusable
+from codecatalog.writer import describe
 
 SCHEMA_VERSION = 1
 
@@ -38,16 +40,34 @@ class Publication:
     content_sha256: str
 
 
-def publish_version(root: Path, publication: Publication) -> Path:
-    """Write the version directory complete under a temporary name, then rename it into place.
+def version_dir(root: Path, codeset: str, version: str) -> Path:
+    """Where a version is published: `<root>/<codeset>/<version>/`."""
+    return Path(root) / codeset / version
 
-    An existing version directory is left untouched (published versions are immutable).
+
+def remove_partial_versions(root: Path, codeset: str) -> list[Path]:
+    """Delete the hidden `.VERSION-xxxx` directories an interrupted publish left behind.
+
+    Only safe while holding the warehouse's writer lock (no other publish can be running).
     """
-    target = Path(root) / publication.codeset / publication.version
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{publication.version}-", dir=target.parent))
+    parent = Path(root) / codeset
+    stale = sorted(p for p in parent.glob(".*-*") if p.is_dir()) if parent.is_dir() else []
+    for path in stale:
+        shutil.rmtree(path)
+    return stale
+
+
+def stage_version(root: Path, publication: Publication, created_at: datetime) -> Path:
+    """Write the version directory complete under a hidden temporary name; return that name.
+
+    `place_version` renames it into place. Nothing is left behind when writing fails.
+    """
+    parent = Path(root) / publication.codeset
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{publication.version}-", dir=parent))
+    except OSError as err:
+        raise WarehouseUnusable(f"cannot publish into {parent}: {describe(err)}") from None
     try:
         for stem, frame in publication.tables.items():
             _write_parquet(frame, staging / f"{stem}.parquet")
@@ -60,7 +80,7 @@ def publish_version(root: Path, publication: Publication) -> Path:
             "previous_version": publication.previous_version,
             "schema_version": SCHEMA_VERSION,
             "tool_version": codecatalog.__version__,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": created_at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
             "content_sha256": publication.content_sha256,
             "inputs": publication.inputs,
             "row_counts": {stem: len(frame) for stem, frame in publication.tables.items()},
@@ -71,10 +91,20 @@ def publish_version(root: Path, publication: Publication) -> Path:
         }
         _write_json(staging / "manifest.json", manifest)
         staging.chmod(0o755)
-        os.replace(staging, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise WarehouseUnusable(f"cannot publish into {parent}: {describe(err)}") from None
         raise
+    return staging
+
+
+def place_version(staging: Path, target: Path) -> Path:
+    """Rename a staged directory into place; an existing version directory is never replaced."""
+    if target.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        return target
+    os.replace(staging, target)
     return target
 
 
@@ -90,8 +120,12 @@ def point_latest(root: Path, codeset: str, version: str, effective_date: date) -
         "manifest_sha256": _sha256(manifest),
     }
     staging = path.with_name(f".latest-{os.getpid()}.json")
-    _write_json(staging, pointer)
-    os.replace(staging, path)
+    try:
+        _write_json(staging, pointer)
+        os.replace(staging, path)
+    except OSError as err:
+        staging.unlink(missing_ok=True)
+        raise WarehouseUnusable(f"cannot write {path}: {describe(err)}") from None
     return path
 
 

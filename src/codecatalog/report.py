@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
@@ -30,8 +31,10 @@ def render_report(
     changes: pd.DataFrame,
     reconciliation: pd.DataFrame | None,
     warnings: list[str],
+    notes: Sequence[str] = (),
 ) -> str:
-    """Markdown: summary counts, whole-row events by key, field changes by field, reconciliation."""
+    """Markdown: notes for the operator, summary counts, whole-row events by key, field changes
+    by field, reconciliation, validation warnings."""
     lines = [f"# {title} {version} — change report", ""]
     lines += [
         f"- Code set: `{codeset}`",
@@ -40,10 +43,9 @@ def render_report(
     ]
     if previous is None:
         lines += ["- Previous version: none (first loaded version; no changes to report)", ""]
-        return "\n".join(lines + _warnings_section(warnings)) + "\n"
+        return "\n".join(lines + _notes_section(notes) + _warnings_section(warnings)) + "\n"
+    lines += [f"- Compared with: `{previous}`", "", *_notes_section(notes)]
     lines += [
-        f"- Compared with: `{previous}`",
-        "",
         "## Summary",
         "",
         "| change type | rows |",
@@ -75,6 +77,10 @@ def render_report(
             for r in reconciliation.itertuples()
         ]
     return "\n".join([*lines, "", *_warnings_section(warnings)]) + "\n"
+
+
+def _notes_section(notes: Sequence[str]) -> list[str]:
+    return ["## Notes", "", *[f"- {n}" for n in notes], ""] if notes else []
 
 
 def _warnings_section(warnings: list[str]) -> list[str]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from codecatalog.errors import UnknownSource
+
 
 @dataclass(frozen=True)
 class Detail:
@@ -69,8 +71,8 @@ def sources() -> dict[str, SourceConfig]:
 
 
 def source(name: str) -> SourceConfig:
-    """The declared source `name`; KeyError lists the known ones."""
+    """The declared source `name`; UnknownSource lists the declared ones."""
     known = sources()
     if name not in known:
-        raise KeyError(f"unknown source {name!r}; declared: {', '.join(sorted(known))}")
+        raise UnknownSource(f"unknown source {name!r}; declared: {', '.join(sorted(known))}")
     return known[name]

@@ -1,27 +1,27 @@
 """The DuckDB warehouse: releases, their rows and history, and a record of every load attempt.
 
 Tables: `releases` (one row per loaded version), `<codeset>_catalog` / `<codeset>_details` /
-`<codeset>_history` (rows per version), `load_attempts` (every attempt, failed or not, with its
-validation failures). A release is loaded in one transaction, so nothing partial is ever visible.
+`<codeset>_history` (rows per version), `reconciliations`, `load_attempts` (every attempt, failed or
+not, with its validation failures and warnings). Writes happen inside the caller's transaction
+(`Writer.transaction()`), so nothing partial is ever visible; see `codecatalog.writer` for the
+reader and writer files.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from codecatalog.diff.normalise import is_editorial
-from codecatalog.errors import Failure, VersionError, WarehouseBusy
+from codecatalog.errors import CodecatalogError, Failure, VersionError
 from codecatalog.versions import Version
-
-DATABASE_NAME = "codecatalog.duckdb"
+from codecatalog.writer import READER_NAME, open_database
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS releases (
@@ -52,13 +52,18 @@ CREATE TABLE IF NOT EXISTS load_attempts (
     version VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
     content_sha256 VARCHAR,
-    outcome VARCHAR NOT NULL,   -- loaded | unchanged | rejected
+    outcome VARCHAR NOT NULL,   -- loaded | unchanged | published | rejected
     message VARCHAR,
     failures JSON NOT NULL,
     warnings JSON NOT NULL,
     attempted_at TIMESTAMP NOT NULL
 );
 """
+
+ATTEMPT_COLUMNS = (
+    "codeset", "version", "source", "content_sha256", "outcome", "message", "failures",
+    "warnings", "attempted_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,38 +84,17 @@ class LoadedRelease:
         return (self.effective_date, self.correction)
 
 
-def connect(warehouse_dir: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse file; a second writer gets WarehouseBusy.
-
-    The connection has `is_editorial(old, new)` registered for the diff SQL.
-    """
-    warehouse_dir = Path(warehouse_dir)
-    path = warehouse_dir / DATABASE_NAME
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"no warehouse at {path}: load a release first")
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise WarehouseBusy(f"{path} is in use by another process: {err}") from None
-        raise
-    if not read_only:
-        con.execute(_DDL)
-    con.create_function("is_editorial", is_editorial, ["VARCHAR", "VARCHAR"], "BOOLEAN")
-    return con
+def open_reader(warehouse_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the reader file `codecatalog.duckdb` (never blocks a refresh)."""
+    path = Path(warehouse_dir) / READER_NAME
+    if not path.is_file():
+        raise CodecatalogError(f"no warehouse at {path}: load a release first")
+    return open_database(path, read_only=True)
 
 
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN … COMMIT, rolled back on any exception."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables (and the columns newer code added) if missing."""
+    con.execute(_DDL)
 
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[LoadedRelease]:
@@ -173,92 +157,95 @@ def load_release(
     *,
     content_sha256: str,
     source: str,
-    files: list[dict],
+    files: list[dict[str, Any]],
+    loaded_at: datetime,
 ) -> None:
-    """Insert a release row and its `catalog`, `details` and `history` rows in one transaction."""
-    with transaction(con):
+    """Insert a release row and its `catalog`, `details` and `history` rows (in the caller's
+    transaction)."""
+    con.execute(
+        "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            codeset,
+            version.label,
+            effective_date,
+            version.correction,
+            content_sha256,
+            source,
+            json.dumps(files),
+            len(tables["catalog"]),
+            loaded_at,
+        ],
+    )
+    for kind, frame in tables.items():
+        table = f"{codeset}_{kind}"
+        con.register("incoming", frame)
         con.execute(
-            "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                codeset,
-                version.label,
-                effective_date,
-                version.correction,
-                content_sha256,
-                source,
-                json.dumps(files),
-                len(tables["catalog"]),
-                _now(),
-            ],
+            f"CREATE TABLE IF NOT EXISTS {table} AS "
+            "SELECT ''::VARCHAR AS version, * FROM incoming LIMIT 0"
         )
-        for kind, frame in tables.items():
-            table = f"{codeset}_{kind}"
-            con.register("incoming", frame)
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} AS "
-                "SELECT ''::VARCHAR AS version, * FROM incoming LIMIT 0"
-            )
-            con.execute(
-                f"INSERT INTO {table} BY NAME SELECT ? AS version, * FROM incoming", [version.label]
-            )
-            con.unregister("incoming")
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT ? AS version, * FROM incoming", [version.label]
+        )
+        con.unregister("incoming")
 
 
 def store_reconciliation(
     con: duckdb.DuckDBPyConnection, codeset: str, old: str, new: str, found: pd.DataFrame
 ) -> None:
     """Replace the stored reconciliation of the step old → new with `found`."""
-    with transaction(con):
-        con.execute(
-            "DELETE FROM reconciliations WHERE codeset = ? AND from_version = ? AND to_version = ?",
-            [codeset, old, new],
-        )
-        con.register("found", found)
-        con.execute(
-            "INSERT INTO reconciliations SELECT ?, ?, ?, key, computed, source_action, problem "
-            "FROM found",
-            [codeset, old, new],
-        )
-        con.unregister("found")
+    con.execute(
+        "DELETE FROM reconciliations WHERE codeset = ? AND from_version = ? AND to_version = ?",
+        [codeset, old, new],
+    )
+    con.register("found", found)
+    con.execute(
+        "INSERT INTO reconciliations SELECT ?, ?, ?, key, computed, source_action, problem "
+        "FROM found",
+        [codeset, old, new],
+    )
+    con.unregister("found")
 
 
-def record_attempt(
-    con: duckdb.DuckDBPyConnection,
+def attempt_row(
     *,
     codeset: str,
     version: str,
     source: str,
     content_sha256: str | None,
     outcome: str,
+    attempted_at: datetime,
     message: str = "",
-    failures: list[Failure] = (),
-    warnings: list[Failure] = (),
-) -> None:
-    """Append one row to `load_attempts` (its own transaction)."""
-    con.execute(
-        "INSERT INTO load_attempts (codeset, version, source, content_sha256, outcome, message, "
-        "failures, warnings, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            codeset,
-            version,
-            source,
-            content_sha256,
-            outcome,
-            message,
-            json.dumps([f.__dict__ for f in failures]),
-            json.dumps([w.__dict__ for w in warnings]),
-            _now(),
-        ],
-    )
+    failures: Sequence[Failure] = (),
+    warnings: Sequence[Failure] = (),
+) -> dict[str, Any]:
+    """One `load_attempts` row as plain JSON-able values (also the side log's line format)."""
+    return {
+        "codeset": codeset,
+        "version": version,
+        "source": source,
+        "content_sha256": content_sha256,
+        "outcome": outcome,
+        "message": message,
+        "failures": json.dumps([f.__dict__ for f in failures]),
+        "warnings": json.dumps([w.__dict__ for w in warnings]),
+        "attempted_at": attempted_at.isoformat(),
+    }
+
+
+def record_attempts(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows made by `attempt_row` to `load_attempts`."""
+    columns = ", ".join(ATTEMPT_COLUMNS)
+    marks = ", ".join("?" * len(ATTEMPT_COLUMNS))
+    for row in rows:
+        con.execute(
+            f"INSERT INTO load_attempts ({columns}) VALUES ({marks})",
+            [row[c] for c in ATTEMPT_COLUMNS],
+        )
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()[0]
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Whether a table of that name exists."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(found and found[0])

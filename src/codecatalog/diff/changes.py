@@ -11,6 +11,7 @@ from codecatalog.diff.reconcile import (
     describe_computed,
     reconcile_actions,
 )
+from codecatalog.diff.normalise import is_editorial
 from codecatalog.errors import VersionError
 from codecatalog.sources import SourceConfig
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
@@ -110,6 +111,14 @@ def _window_sql(cfg: SourceConfig) -> str:
     )"""
 
 
+def register_editorial(con: duckdb.DuckDBPyConnection) -> None:
+    """Make `is_editorial(old, new)` callable from this connection's SQL (once per connection)."""
+    try:
+        con.create_function("is_editorial", is_editorial, ["VARCHAR", "VARCHAR"], "BOOLEAN")
+    except duckdb.NotImplementedException:
+        pass  # already registered on this connection
+
+
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> duckdb.DuckDBPyConnection:
     """Run `sql` with the named parameters it uses (DuckDB refuses unused ones)."""
     return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
@@ -167,6 +176,7 @@ def changes_between(
     FROM events e LEFT JOIN source_actions s USING (key) LEFT JOIN new_rows n USING (key)
     ORDER BY e.key, e.change_type, e.field NULLS FIRST
     """
+    register_editorial(con)
     changes = _execute(con, sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
     changes["effective_date"] = changes["effective_date"].dt.date
     return changes
