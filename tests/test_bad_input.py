@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import zipfile
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from local_http import LocalServer, Response, serving
+from warehouse_state import attempts, snapshot
 
 from codecatalog import warehouse
 from codecatalog.diff.changes import CHANGE_COLUMNS, changes_between
@@ -44,41 +44,6 @@ CRLF = b"\r\n"
 
 
 # ------------------------------------------------------------------------------------ helpers
-def snapshot(warehouse: Path) -> dict:
-    """Every row of the loaded tables (ordered) and every published file's sha256."""
-    con = duckdb.connect(str(warehouse / "codecatalog.duckdb"), read_only=True)
-    try:
-        # Arrow tables (compared with Table.equals by ==): several times faster than fetchall.
-        rows = {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").to_arrow_table() for t in TABLES}
-    finally:
-        con.close()
-    published = warehouse / "published"
-    files = {
-        p.relative_to(published).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(published.rglob("*"))
-        if p.is_file()
-    }
-    return {"tables": rows, "published": files}
-
-
-def attempts(warehouse: Path) -> list[dict]:
-    """Every `load_attempts` row in order, failures and warnings parsed from JSON."""
-    con = duckdb.connect(str(warehouse / "codecatalog.duckdb"), read_only=True)
-    try:
-        cur = con.execute(
-            "SELECT codeset, version, source, content_sha256, outcome, message, failures, "
-            "warnings FROM load_attempts ORDER BY attempt_id"
-        )
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        con.close()
-    for row in rows:
-        row["failures"] = json.loads(row["failures"])
-        row["warnings"] = json.loads(row["warnings"])
-    return rows
-
-
 def loaded_sha(warehouse: Path, version: str) -> str:
     con = duckdb.connect(str(warehouse / "codecatalog.duckdb"), read_only=True)
     try:

@@ -76,8 +76,18 @@ def describe(err: OSError) -> str:
     return os.strerror(err.errno).lower() if err.errno else str(err)
 
 
+def check_database_file(path: Path) -> None:
+    """WarehouseUnusable unless `path` is empty or starts like a DuckDB database file."""
+    with path.open("rb") as f:
+        head = f.read(12)
+    if head and head[8:12] != b"DUCK":
+        raise WarehouseUnusable(f"{path} is not a DuckDB database")
+
+
 def open_database(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Connect to a DuckDB file; a clear error when it is not one or cannot be opened."""
+    if path.exists():
+        check_database_file(path)
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as err:
@@ -131,6 +141,7 @@ class Writer:
         try:
             writer_path, reader_path = directory / WRITER_NAME, directory / READER_NAME
             if not writer_path.exists() and reader_path.exists():
+                check_database_file(reader_path)
                 _copy_atomically(reader_path, writer_path)
             con = open_database(writer_path, read_only=False)
         except BaseException:
