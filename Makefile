@@ -7,8 +7,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 WAREHOUSE := $(CURDIR)/warehouse
 SAMPLES := $(WAREHOUSE)/samples
 YEARS := 2024 2025 2026
+# Tests marked `prefect` start one local Prefect server; `.ci/run` includes them.
+PYTEST_MARKERS ?= not prefect
+PREFECT_SERVER_TIMEOUT ?= 300
 
-.PHONY: demo test lint clean
+.PHONY: demo test stop clean
 
 $(BIN)/codecatalog: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,21 +19,32 @@ $(BIN)/codecatalog: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# The refreshes run as Prefect flow runs against a local `prefect server start` (left running for
+# its UI; `make stop` stops it). If the server does not come up in time they run in-process.
 demo: $(BIN)/codecatalog
 	$(BIN)/codecatalog samples $(SAMPLES) --years $(YEARS)
+	@api=$$($(BIN)/python -m codecatalog.prefect_server start --timeout $(PREFECT_SERVER_TIMEOUT)) \
+	  || echo "Prefect server did not start: refreshing in-process instead"; \
 	for year in $(YEARS); do \
-	  $(BIN)/codecatalog refresh cpt $(SAMPLES)/cpt-$$year --version $$year \
-	    --warehouse $(WAREHOUSE) || exit 1; \
-	done
-	@echo
-	@echo "warehouse: $(WAREHOUSE)/codecatalog.duckdb"
-	@echo "catalog:   $(WAREHOUSE)/published/cpt/latest.json -> $$(sed -n 's/.*"version": "\(.*\)".*/\1/p' $(WAREHOUSE)/published/cpt/latest.json)"
-	@echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"
+	  PREFECT_API_URL=$$api $(BIN)/codecatalog refresh cpt $(SAMPLES)/cpt-$$year \
+	    --version $$year --warehouse $(WAREHOUSE) || exit 1; \
+	done; \
+	echo; \
+	if [ -n "$$api" ]; then \
+	  COLUMNS=120 PREFECT_API_URL=$$api $(BIN)/prefect flow-run ls --limit $(words $(YEARS)); \
+	  echo "Prefect UI: $${api%/api} (flow runs, and each change report as an artifact; make stop stops it)"; \
+	fi; \
+	echo "warehouse: $(WAREHOUSE)/codecatalog.duckdb (the reader file: open it read-only any time)"; \
+	echo "catalog:   $(WAREHOUSE)/published/cpt/latest.json -> $$(sed -n 's/.*"version": "\(.*\)".*/\1/p' $(WAREHOUSE)/published/cpt/latest.json)"; \
+	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"
 
 test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench
 	$(BIN)/ruff format --check src flows tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest -m "$(PYTEST_MARKERS)"
 
-clean:
+stop:
+	-$(BIN)/python -m codecatalog.prefect_server stop
+
+clean: stop
 	rm -rf $(VENV) .prefect

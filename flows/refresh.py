@@ -12,6 +12,7 @@ configured) or `python -m codecatalog.flows.refresh cpt PATH --version 2026 --pr
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -24,9 +25,23 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from codecatalog import pipeline
-from codecatalog.errors import Failure, FetchError
+from codecatalog.errors import CodecatalogError, Failure, FetchError
 from codecatalog.read.release import Release
 from codecatalog.writer import Writer
+
+
+class RefusalsWithoutTraceback(logging.Filter):
+    """A refused release is an expected outcome: Prefect logs its message, not a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], CodecatalogError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+    for _handler in logging.getLogger(_name).handlers:
+        _handler.addFilter(RefusalsWithoutTraceback())
 
 
 def retry_if_transient(task: Task, task_run: TaskRun, state: State) -> bool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from codecatalog import prefect_server
 from codecatalog.pipeline import refresh
 from codecatalog.samples import generate_releases
 
@@ -75,3 +77,21 @@ def realdata() -> Path:
             f"setup; set {REALDATA_ENV})"
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real `prefect server start` for the whole session (tests marked `prefect`).
+
+    Started with a generous start-up timeout (a loaded 2-core machine needs up to a minute) and
+    set as this process's PREFECT_API_URL; yields the API URL.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect")
+    url = prefect_server.start(home, timeout=300)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        prefect_server.stop(home)
