@@ -51,9 +51,11 @@ def retry_if_transient(task: Task, task_run: TaskRun, state: State) -> bool:
 
 
 # Inputs hold DataFrames, connections and paths: never hash them for a cache.
+# The HTTP session already retries connection errors and 5xx twice within one attempt; these task
+# retries ride out a longer outage (an attempt that gets nothing gives up after 30-90 s).
 @task(
-    retries=3,
-    retry_delay_seconds=[5, 30, 120],
+    retries=2,
+    retry_delay_seconds=[10, 60],
     retry_condition_fn=retry_if_transient,
     cache_policy=NO_CACHE,
 )

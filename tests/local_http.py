@@ -12,11 +12,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass(frozen=True)
 class Response:
-    """What a route sends; `length` overrides Content-Length (a larger one truncates the body)."""
+    """What a route sends.
+
+    `length` overrides Content-Length (a larger one truncates the body). `delay` is how long the
+    server stays silent before sending anything (a stall before the headers); `stall` how long it
+    stays silent after the body before closing the connection (with a larger `length`, a stall in
+    the middle of the body). Both end early when the server shuts down.
+    """
 
     status: int
     body: bytes
     length: int | None = None
+    content_type: str = "application/octet-stream"
+    delay: float = 0.0
+    stall: float = 0.0
 
 
 # A route is called with how many times its path has been requested (1 on the first request).
@@ -33,6 +42,7 @@ class LocalServer(ThreadingHTTPServer):
         self.routes = routes
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
 
     def url(self, path: str = "") -> str:
         host, port = self.server_address[:2]
@@ -52,14 +62,18 @@ class _Handler(BaseHTTPRequestHandler):
             hits = self.server.hits[path]
         route = self.server.routes.get(path)
         response = route(hits) if route else Response(404, b"not found")
+        if response.delay and self.server.stopping.wait(response.delay):
+            self.close_connection = True
+            return
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Type", response.content_type)
         length = len(response.body) if response.length is None else response.length
         self.send_header("Content-Length", str(length))
         self.end_headers()
         self.wfile.write(response.body)
-        if length != len(response.body):
+        if length != len(response.body) or response.stall:
             self.wfile.flush()
+            self.server.stopping.wait(response.stall)
             self.close_connection = True
 
 
@@ -72,6 +86,7 @@ def serving(routes: dict[str, Route]) -> Iterator[LocalServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -10,11 +10,25 @@ class CodecatalogError(Exception):
 
 
 class FetchError(CodecatalogError):
-    """A release could not be fetched (HTTP error, truncated body, missing path)."""
+    """A release could not be fetched (HTTP error, truncated body, missing path).
 
-    def __init__(self, source: str, problem: str) -> None:
-        self.source, self.problem = source, problem
+    `transient` says whether trying again later can help: True for connection errors, timeouts,
+    a body cut short, HTTP 408, 429 and 5xx; False for a 404 or other 4xx, a missing local path, a
+    body that is not a release (an HTML page, an empty body).
+    """
+
+    def __init__(self, source: str, problem: str, *, transient: bool = False) -> None:
+        self.source, self.problem, self.transient = source, problem, transient
         super().__init__(f"{source}: {problem}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickle (Prefect may persist a task's exception) keeping `transient`: the default
+        # reduction would call __init__ with the message alone.
+        return (_fetch_error, (type(self), self.source, self.problem, self.transient))
+
+
+def _fetch_error(cls: type[FetchError], source: str, problem: str, transient: bool) -> FetchError:
+    return cls(source, problem, transient=transient)
 
 
 class SourceLayoutError(CodecatalogError):

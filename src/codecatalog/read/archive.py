@@ -1,41 +1,142 @@
-"""A release as delivered — a directory or a zip opened in place — and how its files are found."""
+"""A release as delivered — a directory or a zip opened in place — and how its files are found.
+
+Reading is guarded against hostile or broken deliveries: a zip member whose name climbs out of
+the archive (``../x``, ``/etc/x``, ``C:\\x``, ``..\\x``) is refused when the zip is opened; a
+member larger than the size cap (``CODECATALOG_MAX_MEMBER_BYTES``, default 1 GiB) or compressed
+far beyond what real release text allows (a zip bomb) is refused before it fills memory; in a
+release directory, a symlink that leads outside the directory is refused when read.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
-from codecatalog.errors import SourceLayoutError
+from codecatalog.errors import SourceLayoutError, UsageError
+
+MAX_MEMBER_BYTES_ENV = "CODECATALOG_MAX_MEMBER_BYTES"
+DEFAULT_MAX_MEMBER_BYTES = 1024**3
+# Real release text deflates 20–50×; a member this much smaller packed than unpacked is a bomb.
+DEFAULT_MAX_COMPRESSION_RATIO = 1000.0
+# ... once it is this large unpacked (tiny members can legitimately compress absurdly well).
+DEFAULT_RATIO_MIN_BYTES = 4 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def max_member_bytes_from_env() -> int:
+    """The size cap from ``CODECATALOG_MAX_MEMBER_BYTES`` (bytes), else 1 GiB.
+
+    Raises:
+        UsageError: The variable is set but is not a positive whole number of bytes.
+    """
+    raw = os.environ.get(MAX_MEMBER_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_MEMBER_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UsageError(f"{MAX_MEMBER_BYTES_ENV}={raw!r} is not a positive number of bytes")
+    return value
+
+
+def _climbs_out(name: str) -> bool:
+    """Whether a member name is absolute or steps above the archive root (either separator)."""
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        return True
+    return ".." in re.split(r"[/\\]", name)
 
 
 @dataclass
 class ReleaseArchive:
-    """Read-only view of the files of one release, keyed by their path inside it."""
+    """Read-only view of the files of one release, keyed by their path inside it.
+
+    Attributes:
+        location: The release directory, zip or single file.
+        max_member_bytes: Largest member (uncompressed) or file read, in bytes; None takes
+            ``CODECATALOG_MAX_MEMBER_BYTES`` or 1 GiB.
+        max_compression_ratio: Largest uncompressed/compressed ratio accepted for a zip member
+            of at least ``ratio_min_bytes`` uncompressed.
+        ratio_min_bytes: Members smaller than this are not held to the ratio.
+    """
 
     location: Path
     _zip: zipfile.ZipFile | None = field(default=None, repr=False)
+    max_member_bytes: int | None = None
+    max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    ratio_min_bytes: int = DEFAULT_RATIO_MIN_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_member_bytes is None:
+            self.max_member_bytes = max_member_bytes_from_env()
 
     @classmethod
-    def open(cls, location: Path) -> ReleaseArchive:
-        """Open a release directory, a zip (not extracted) or a single release file."""
+    def open(
+        cls,
+        location: Path,
+        *,
+        max_member_bytes: int | None = None,
+        max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO,
+        ratio_min_bytes: int = DEFAULT_RATIO_MIN_BYTES,
+    ) -> ReleaseArchive:
+        """Open a release directory, a zip (not extracted) or a single release file.
+
+        Args:
+            location: The release.
+            max_member_bytes: Size cap in bytes; None takes ``CODECATALOG_MAX_MEMBER_BYTES``
+                or 1 GiB.
+            max_compression_ratio: See the class attributes.
+            ratio_min_bytes: See the class attributes.
+
+        Raises:
+            SourceLayoutError: Missing, not a valid zip, or a zip member whose name climbs out of
+                the archive.
+            UsageError: ``CODECATALOG_MAX_MEMBER_BYTES`` is not a positive number.
+        """
         location = Path(location)
+
+        def make(zf: zipfile.ZipFile | None = None) -> ReleaseArchive:
+            return cls(location, zf, max_member_bytes, max_compression_ratio, ratio_min_bytes)
+
         if location.is_dir():
-            return cls(location)
+            return make()
         if location.suffix.casefold() == ".zip":
             if not zipfile.is_zipfile(location):
                 raise SourceLayoutError(str(location), "is not a valid zip archive")
-            return cls(location, zipfile.ZipFile(location))
+            try:
+                zf = zipfile.ZipFile(location)
+            except (zipfile.BadZipFile, OSError) as e:
+                raise SourceLayoutError(str(location), f"is not a valid zip archive: {e}") from e
+            bad = [i.filename for i in zf.infolist() if _climbs_out(i.filename)]
+            if bad:
+                zf.close()
+                raise SourceLayoutError(
+                    str(location),
+                    f"member {bad[0]!r} climbs out of the archive (absolute path or '..')",
+                )
+            return make(zf)
         if location.is_file():
-            return cls(location)
+            return make()
         raise SourceLayoutError(str(location), "no such file or directory")
 
     @property
     def name(self) -> str:
         """The release's file or directory name, for messages."""
         return self.location.name
+
+    @property
+    def _cap(self) -> int:
+        assert self.max_member_bytes is not None  # set by __post_init__
+        return self.max_member_bytes
 
     def members(self) -> list[str]:
         """Every file in the release, as POSIX paths relative to its root, sorted."""
@@ -48,12 +149,88 @@ class ReleaseArchive:
         )
 
     def read_bytes(self, member: str) -> bytes:
-        """The raw bytes of one member."""
+        """The raw bytes of one member, refused past the size cap or the compression ratio.
+
+        Raises:
+            SourceLayoutError: The member is over the cap (declared or actually inflated), a zip
+                bomb, corrupt, or a symlink leading outside a release directory.
+            KeyError: A zip has no such member.
+        """
         if self._zip is not None:
-            return self._zip.read(member)
+            return self._read_zip_member(member)
         if self.location.is_file():
-            return self.location.read_bytes()
-        return (self.location / member).read_bytes()
+            return self._read_file(self.location, self.location.name)
+        root = self.location.resolve()
+        path = (self.location / member).resolve()
+        if not path.is_relative_to(root):
+            raise SourceLayoutError(
+                str(self.location), f"{member!r} leads outside the release directory (to {path})"
+            )
+        return self._read_file(path, member)
+
+    def _read_file(self, path: Path, member: str) -> bytes:
+        size = path.stat().st_size
+        if size > self._cap:
+            raise SourceLayoutError(
+                str(self.location),
+                f"{member!r} is {size} bytes, over the limit of {self._cap} bytes "
+                f"({MAX_MEMBER_BYTES_ENV})",
+            )
+        with path.open("rb") as f:
+            # The size on disk can be wrong (a file still growing, /proc): stop past the cap.
+            return self._read_capped(f, member, f"its size on disk is {size} bytes")
+
+    def _read_zip_member(self, member: str) -> bytes:
+        assert self._zip is not None
+        info = self._zip.getinfo(member)
+        declared, packed = info.file_size, info.compress_size
+        if declared > self._cap:
+            raise SourceLayoutError(
+                str(self.location),
+                f"member {member!r} declares {declared} bytes uncompressed, over the limit of "
+                f"{self._cap} bytes ({MAX_MEMBER_BYTES_ENV})",
+            )
+        self._check_ratio(member, declared, packed, "declares")
+        try:
+            with self._zip.open(info) as f:
+                return self._read_capped(
+                    f, member, f"it declares {declared} bytes uncompressed", packed
+                )
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+            # Corrupt (bad CRC, truncated), encrypted, or an unsupported compression method.
+            raise SourceLayoutError(
+                str(self.location), f"member {member!r} cannot be read: {e}"
+            ) from e
+
+    def _check_ratio(self, member: str, size: int, packed: int, verb: str) -> None:
+        if size < self.ratio_min_bytes or size <= packed * self.max_compression_ratio:
+            return
+        ratio = size / max(packed, 1)
+        raise SourceLayoutError(
+            str(self.location),
+            f"member {member!r} {verb} {size} bytes uncompressed from {packed} compressed "
+            f"(ratio {ratio:.0f}:1, more than {self.max_compression_ratio:g}:1): "
+            "refused as a zip bomb",
+        )
+
+    def _read_capped(
+        self, f: IO[bytes], member: str, declared: str, packed: int | None = None
+    ) -> bytes:
+        """Read ``f`` in chunks, refusing it as soon as it exceeds the cap or the ratio."""
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := f.read(min(_CHUNK, self._cap - total + 1)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > self._cap:
+                raise SourceLayoutError(
+                    str(self.location),
+                    f"{member!r} holds more than {self._cap} bytes, the limit "
+                    f"({MAX_MEMBER_BYTES_ENV}), although {declared}",
+                )
+            if packed is not None:
+                self._check_ratio(member, total, packed, "inflates to more than")
+        return b"".join(chunks)
 
     def find(self, *patterns: str, required: bool = True) -> str | None:
         """The one member whose file name matches any of `patterns` (case-insensitive globs).
