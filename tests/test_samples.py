@@ -1,6 +1,9 @@
 """Tests for the synthetic CPT release generator.
 
-Plain parsing only: no other codecatalog modules are imported.
+The releases are checked by plain parsing. The generator's editorial edits are checked two
+independent ways: each is one of the generator's editorial operations (re-recognised here), and the
+diff's own rule (codecatalog.diff.normalise) agrees with every truth label. The generator does not
+use that rule, so the agreement means something.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import csv
 import itertools
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -18,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from codecatalog.diff.normalise import is_editorial
 from codecatalog.samples import generate_releases
+from codecatalog.samples.abbrev import MEDIUM_WIDTH, SHORT_WIDTH, abbrev
+from codecatalog.samples.descriptors import describe
+from codecatalog.samples.rewrite import EDITORIAL_KINDS, editorial_edits, revise, symbol_swap
 
 YEARS = (2024, 2025, 2026)
 PAIRS = list(itertools.pairwise(YEARS))
@@ -32,7 +40,6 @@ SHAPES = {
     "vaccine": r"^\d{4}A$",
     "maaa": r"^\d{4}M$",
 }
-EDITORIAL_PUNCT = re.compile(r"(?<!\d)[,;:.()\[\]\"'!?](?!\d)")
 TRUTH_HEADER = [
     "codeset",
     "from_version",
@@ -65,8 +72,45 @@ FILES = (
 )
 
 
-def editorial_norm(text: str) -> str:
-    return " ".join(EDITORIAL_PUNCT.sub("", text).lower().split())
+TYPOGRAPHIC = {("'", "’"), ("‘", "'"), ('"', "“"), ('"', "”"), ("-", "–")}
+
+
+def editorial_operation(old: str, new: str) -> str | None:
+    """Which one of the generator's editorial operations turns ``old`` into ``new`` (or back)."""
+    for a, b in ((old, new), (new, old)):
+        if a != b and a.lower() == b.lower() and len(a) == len(b):
+            at = [i for i in range(len(a)) if a[i] != b[i]]
+            for m in re.finditer(r"\b[A-Za-z]{3,}\b", a):
+                word, other = m.group(), b[m.start() : m.end()]
+                inside = all(m.start() <= i < m.end() for i in at)
+                if inside and word.islower() and other == word.capitalize():
+                    return "case"
+        if len(a) == len(b) + 1:
+            i = next(i for i in range(len(a)) if a[i : i + 1] != b[i : i + 1])
+            if a[:i] + a[i + 1 :] == b:
+                ch, before, after = a[i], a[i - 1 : i], a[i + 1 : i + 3]
+                if ch == " " and (a[i - 1 : i + 1] == "  " or a[i : i + 2] == "  "):
+                    return "space"
+                if ch in ",;" and before.isalpha() and after[:1] == " " and after[1:].isalpha():
+                    return "mark"
+                if ch == "." and i == len(a) - 1 and before.isalpha():
+                    return "mark"
+        if len(a) == len(b):
+            diff_at = [i for i in range(len(a)) if a[i] != b[i]]
+            if len(diff_at) == 1 and (a[diff_at[0]], b[diff_at[0]]) in TYPOGRAPHIC:
+                i = diff_at[0]
+                if not a[i - 1 : i].isdigit() and not a[i + 1 : i + 2].isdigit():
+                    return "typographic"
+    return None
+
+
+def is_comma_move(old: str, new: str) -> bool:
+    """``new`` is ``old`` with a comma moved across the next word: "A, b c" -> "A b, c"."""
+    wo, wn = old.split(" "), new.split(" ")
+    if [w.rstrip(",") for w in wo] != [w.rstrip(",") for w in wn]:
+        return False
+    at = [i for i, (x, y) in enumerate(zip(wo, wn, strict=True)) if x != y]
+    return len(at) == 2 and at[1] == at[0] + 1 and wo[at[0]][-1] == wn[at[1]][-1] == ","
 
 
 def crlf_lines(data: bytes, encoding: str) -> list[str]:
@@ -481,11 +525,19 @@ def test_revised_vs_editorial(generated: dict, pair: tuple[int, int]) -> None:
     rows = truth_dicts(generated, pair)
     editorial = [r for r in rows if r["change_type"] == "descriptor_editorial"]
     revised = [r for r in rows if r["change_type"] == "descriptor_revised"]
+    operations = Counter()
     for r in editorial:
-        assert r["old_value"] != r["new_value"]
-        assert editorial_norm(r["old_value"]) == editorial_norm(r["new_value"]), r
+        old, new = r["old_value"], r["new_value"]
+        assert old != new
+        operations[editorial_operation(old, new)] += 1
+        assert is_editorial(old, new), r
+    assert None not in operations, "every editorial edit is one editorial operation"
+    assert all(operations[kind] >= 3 for kind in EDITORIAL_KINDS), operations
     for r in revised:
-        assert editorial_norm(r["old_value"]) != editorial_norm(r["new_value"]), r
+        old, new = r["old_value"], r["new_value"]
+        assert editorial_operation(old, new) is None, r
+        assert not is_editorial(old or None, new or None), r
+    assert sum(1 for r in revised if is_comma_move(r["old_value"], r["new_value"])) >= 3
     ed_fields = Counter(r["field"].split(":")[0] for r in editorial)
     assert ed_fields["long_descriptor"] >= 20 and ed_fields["medium_descriptor"] >= 3
     assert ed_fields["consumer_descriptor"] >= 5 and ed_fields["clinician_descriptor"] >= 5
@@ -503,3 +555,48 @@ def test_revised_vs_editorial(generated: dict, pair: tuple[int, int]) -> None:
     attrs = Counter(r["field"] for r in rows if r["change_type"] == "attribute_changed")
     assert attrs["pla_lab_name"] >= 5 and attrs["pla_manufacturer_name"] >= 2
     assert attrs["pla_test_name"] >= 2
+
+
+def sample_texts() -> list[tuple[str, bool]]:
+    """(text, plain) pairs: invented long, consumer and clinician texts of every category, and
+    the all-capital abbreviations of the long ones."""
+    rng = random.Random(5)
+    texts: list[tuple[str, bool]] = []
+    for cat in ("anes", "surg", "cat3", "rad", "lab", "med", "em", "cat2", "pla", "vacc", "maaa"):
+        for _ in range(30):
+            long, consumer, clinician = describe(rng, cat)
+            texts += [(t, False) for t in (long, consumer, clinician) if t]
+            texts += [
+                (abbrev(long, MEDIUM_WIDTH, False), True),
+                (abbrev(long, SHORT_WIDTH, True), True),
+            ]
+    return texts
+
+
+def test_every_editorial_operation_is_editorial() -> None:
+    """Each edit the generator calls editorial is that operation, and the diff's rule agrees."""
+    seen = Counter()
+    for text, plain in sample_texts():
+        for kind, edits in editorial_edits(text, plain).items():
+            for new in edits:
+                seen[kind] += 1
+                assert editorial_operation(text, new) == kind, (kind, text, new)
+                assert is_editorial(text, new) and is_editorial(new, text), (kind, text, new)
+                if plain:
+                    assert new.isascii() and new.upper() == new, (text, new)
+    assert all(seen[kind] >= 20 for kind in EDITORIAL_KINDS), seen
+
+
+def test_every_revision_is_a_revision() -> None:
+    """Revisions (number, word, symbol, comma moved) are never editorial, by either account."""
+    rng = random.Random(6)
+    count = 0
+    for text, _plain in sample_texts():
+        for new in [revise(text, rng) for _ in range(5)] + [symbol_swap(text, rng)]:
+            if new is None:
+                continue
+            count += 1
+            assert new != text
+            assert editorial_operation(text, new) is None, (text, new)
+            assert not is_editorial(text, new) and not is_editorial(new, text), (text, new)
+    assert count > 1000

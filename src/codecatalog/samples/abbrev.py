@@ -45,11 +45,13 @@ _ABBR = {
     "administration": "ADMN",
 }
 _DROP = {"of", "the", "a", "an", "for", "by", "in", "to", "as", "using", "via"}
+_PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
 
 def abbrev(text: str, limit: int, short: bool) -> str:
     """Upper-case ASCII abbreviation of a long descriptor, cut at a word boundary."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    plain = unicodedata.normalize("NFKD", text.translate(_PLAIN))
+    plain = plain.encode("ascii", "ignore").decode("ascii")
     words = []
     for tok in plain.replace(";", ",").replace("(", "").replace(")", "").split():
         trail = "," if tok.endswith(",") and not short else ""
@@ -67,3 +69,9 @@ def abbrev(text: str, limit: int, short: bool) -> str:
             break
         result = cand
     return (result or words[0][:limit]).rstrip(",;:. ")
+
+
+def abbrev_words(text: str) -> list[str]:
+    """The words of an abbreviation, without the commas and final period that abbreviating or an
+    editorial edit may add or drop."""
+    return [word.strip(",;.") for word in text.split()]

@@ -50,7 +50,7 @@ def describe(rng: random.Random, cat: str) -> tuple[str, str | None, str | None]
         long = f"Anesthesia for {tech.lower()} of {site}; {rng.choice(ANES_QUAL)}"
         return (
             long,
-            f"Anesthesia during {lay.lower()} of the {lay_site}",
+            f"Anesthesia during {lay.lower()} of the patient’s {lay_site}",
             f"Anesthesia care for {tech.lower()} of the {site}",
         )
     if cat in ("surg", "cat3"):
@@ -58,7 +58,7 @@ def describe(rng: random.Random, cat: str) -> tuple[str, str | None, str | None]
         if cat == "cat3":
             long = f"{tech} of {site} using {rng.choice(CAT3_TECH)}; {qual}"
         elif rng.random() < 0.03:
-            long = f"{tech} of {site} by {rng.choice(EPONYM)} technique, {appr}"
+            long = f"{tech} of {site} by {rng.choice(EPONYM)}'s technique, {appr}"
         else:
             long = rng.choice(
                 (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from codecatalog.samples.abbrev import MEDIUM_WIDTH, SHORT_WIDTH, abbrev
+from codecatalog.samples.abbrev import MEDIUM_WIDTH, SHORT_WIDTH, abbrev, abbrev_words
 from codecatalog.samples.catalog import Catalog
 from codecatalog.samples.codes import CATS, Code, fmt
 from codecatalog.samples.descriptors import clin_text
-from codecatalog.samples.rewrite import editorial, norm, revise, symbol_swap
+from codecatalog.samples.rewrite import EDITORIAL_KINDS, editorial, revise, symbol_swap
 from codecatalog.samples.service_words import LABS, MAKERS
 from codecatalog.samples.words import POPULATION
 
@@ -80,13 +80,19 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
                 used.add(c)
                 done += 1
 
-    def edit_text(kind: str, attr: str, fname: str, limit: int | None = None):
+    def edit_text(
+        kind: str,
+        attr: str,
+        fname: str,
+        limit: int | None = None,
+        kinds: Sequence[str] = EDITORIAL_KINDS,
+    ):
         def fn(rec: Code) -> bool:
             old = getattr(rec, attr)
             new = (
                 revise(old, r, limit)
                 if kind == "descriptor_revised"
-                else (editorial(old, r, limit))
+                else editorial(old, r, limit, plain=attr in ("medium", "short"), kinds=kinds)
             )
             if new is None:
                 return False
@@ -103,8 +109,9 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
             ("medium", MEDIUM_WIDTH, False),
             ("short", SHORT_WIDTH, True),
         ):
+            # Only an abbreviation that now names other words follows the revised long text.
             old, new = getattr(rec, attr), abbrev(rec.long, width, short)
-            if norm(new) != norm(old):
+            if abbrev_words(new) != abbrev_words(old):
                 setattr(rec, attr, new)
                 log(rec.code, "descriptor_revised", f"{attr}_descriptor", old, new)
         return True
@@ -120,7 +127,7 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
     def clin_edit(kind: str):
         def fn(rec: Code) -> bool:
             pair = r.choice(rec.clinicians)
-            new = revise(pair[1], r) if kind == "descriptor_revised" else (editorial(pair[1], r))
+            new = revise(pair[1], r) if kind == "descriptor_revised" else editorial(pair[1], r)
             if new is None or any(new == t for _, t in rec.clinicians):
                 return False
             log(rec.code, kind, f"clinician_descriptor:{pair[0]}", pair[1], new)
@@ -182,6 +189,9 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
     apply(10, has_desc, edit_text(ed, "consumer", "consumer_descriptor"))
     apply(10, has_desc, clin_edit(ed))
     apply(5, any_code, edit_text(ed, "medium", "medium_descriptor", MEDIUM_WIDTH))
+    typographic = ("typographic",)
+    apply(4, any_code, edit_text(ed, "long", "long_descriptor", kinds=typographic))
+    apply(3, has_desc, edit_text(ed, "consumer", "consumer_descriptor", kinds=typographic))
     apply(10, is_pla, pla_attr("lab", "pla_lab_name", lambda: r.choice(LABS)))
     apply(5, is_pla, pla_attr("maker", "pla_manufacturer_name", lambda: r.choice(MAKERS)))
     apply(5, is_pla, pla_attr("test", "pla_test_name", catalog.test_name))

@@ -84,7 +84,8 @@ PLA_METHOD = (
 )
 SPECIMEN = ("plasma", "tissue", "whole blood", "buccal swab", "urine")
 PLA_REPORT = (
-    "reported as positive/negative",
+    'reported as "positive/negative"',
+    "reported as ‘detected’ or ‘not detected’",
     "reported as risk score",
     "reported as % probability",
     "reported as >=90% confidence call",
