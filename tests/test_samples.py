@@ -185,9 +185,10 @@ def field_values(rel: dict, code: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("samples")
-    dirs = generate_releases(out, YEARS, seed=0)
+def generated(samples: Path) -> dict:
+    """The session's sample releases (conftest: seed 0, 2024-2026), read back."""
+    out = samples
+    dirs = [samples / f"cpt-{year}" for year in YEARS]
     truth = {}
     for y0, y1 in PAIRS:
         with open(out / "truth" / f"changes_{y0}_{y1}.csv", encoding="utf-8", newline="") as fh:
