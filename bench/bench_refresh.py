@@ -5,6 +5,8 @@
 Baselines: `hash release bytes` (reading and sha256-ing every input file: a refresh's I/O floor)
 and `python dict diff` (comparing the two catalogs key by key in plain Python, as one would without
 the warehouse). Each step prints its best time of --repeat runs and its ratio to the baseline.
+`sync reader file` is what every commit pays to replace `codecatalog.duckdb` with a fresh copy of
+the writer file (so analysts' read-only connections never block a refresh).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from codecatalog import pipeline
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import changes_between
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.cpt import cpt_tables, read_cpt_release, validate_cpt_release
+from codecatalog.read.cpt import cpt_tables, read_cpt_release
 from codecatalog.samples import generate_releases
 from codecatalog.sources import source
+from codecatalog.validate_release import validate_cpt_release
 from codecatalog.versions import Version
+from codecatalog.writer import Writer, utc_now
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -70,22 +74,23 @@ def main() -> None:
         def load_fresh() -> None:
             shutil.rmtree(tmp / "wh-load", ignore_errors=True)
             shutil.copytree(warehouse_dir, tmp / "wh-load")
-            con = wh.connect(tmp / "wh-load")
-            wh.load_release(
-                con,
-                "cpt",
-                Version.parse("2025"),
-                Version.parse("2025").effective_date,
-                cpt_tables(release),
-                content_sha256="x",
-                source="bench",
-                files=[],
-            )
-            con.close()
+            with Writer.open(tmp / "wh-load") as writer, writer.transaction():
+                wh.load_release(
+                    writer.con,
+                    "cpt",
+                    Version.parse("2025"),
+                    Version.parse("2025").effective_date,
+                    cpt_tables(release),
+                    content_sha256="x",
+                    source="bench",
+                    files=[],
+                    loaded_at=utc_now(),
+                )
 
         load_fresh()
         shutil.copytree(tmp / "wh-load", tmp / "wh-diff")
-        con = wh.connect(tmp / "wh-diff", read_only=True)
+        writer = Writer.open(tmp / "wh-diff")
+        con = writer.con
         catalogs = {
             v: con.execute("SELECT * EXCLUDE (version) FROM cpt_catalog WHERE version = ?", [v])
             .df()
@@ -114,6 +119,7 @@ def main() -> None:
                 io_floor,
             ),
             ("load (one transaction, incl. warehouse copy)", best(load_fresh, repeat), io_floor),
+            ("sync reader file (copy after a commit)", best(writer.sync_reader, repeat), io_floor),
             (
                 "whole refresh, no Prefect (incl. warehouse copy)",
                 best(refresh_plain, repeat),
@@ -126,7 +132,7 @@ def main() -> None:
                 dict_floor,
             ),
         ]
-        con.close()
+        writer.close()
         print(
             f"CPT release 2025: {len(release.tables['longult'].frame):,} codes, "
             f"{len(release.tables['clinician'].frame):,} clinician descriptors; "

@@ -16,13 +16,13 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from prefect import Task, flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
+from prefect.client.schemas.objects import State, TaskRun
 
 from codecatalog import pipeline
 from codecatalog.errors import CodecatalogError, Failure, FetchError
@@ -44,7 +44,7 @@ for _name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
         _handler.addFilter(RefusalsWithoutTraceback())
 
 
-def retry_if_transient(task: Task, task_run: TaskRun, state: State) -> bool:
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
     """Retry a fetch only when its error says a retry can help."""
     error = state.result(raise_on_failure=False)
     return isinstance(error, FetchError) and error.transient

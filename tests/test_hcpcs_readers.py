@@ -1,4 +1,5 @@
-"""HCPCS Level II readers (FORMATS.md §2): committed excerpts, bad input, and the real CMS files.
+"""HCPCS Level II readers and release validation (FORMATS.md §2): committed excerpts, synthetic
+workbooks and bad input. The real CMS files are tested in test_hcpcs_realdata.py.
 
 Expected numbers come from FORMATS.md (counted outside this code), not from the readers.
 """
@@ -13,17 +14,22 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from codecatalog.errors import ReleaseFormatError, SourceLayoutError
+from codecatalog.errors import Failure, ReleaseFormatError, SourceLayoutError
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.decode import decode_text
 from codecatalog.read.hcpcs import (
+    action_for_label,
     compare_txt_xlsx,
     find_hcpcs_members,
+    find_transaction_report,
     read_hcpcs_fixed_width,
     read_hcpcs_transactions,
     read_hcpcs_xlsx,
+    sniff_hcpcs_file,
 )
+from codecatalog.read.hcpcs_release import REPORT_NOT_USED, read_hcpcs_release
 from codecatalog.read.release import Table
+from codecatalog.validate_release import foreign_report_failures, validate_hcpcs_release
 
 CASES = Path(__file__).parent / "cases" / "hcpcs"
 
@@ -45,11 +51,19 @@ XLSX_HEADERS = [
     "TERM DT", "ACTION CD",
 ]  # fmt: skip
 NOT_COMPARED = ["line", "seqnum", "continuations"]
+TXT_EXTRA = ["record_length", "record_length_line"]  # the .txt reader's record-length bookkeeping
 
 
 def _row(**values: Any) -> dict[str, Any]:
-    """A whole expected row: every value column blank unless given."""
-    return {**dict.fromkeys(VALUE_COLUMNS, ""), **values}
+    """A whole expected row: every value column blank unless given; a `.txt` row's longest record
+    is its first line (320 bytes) unless given."""
+    txt = {"record_length": 320, "record_length_line": values.get("line")}
+    return {**dict.fromkeys(VALUE_COLUMNS, ""), **txt, **values}
+
+
+def _xlsx_row(**values: Any) -> dict[str, Any]:
+    """A whole expected `.xlsx` row (no record lengths)."""
+    return {k: v for k, v in _row(**values).items() if k not in TXT_EXTRA}
 
 
 def _excerpt_text(year: int) -> str:
@@ -89,19 +103,20 @@ def _collapsed(frame: pd.DataFrame) -> pd.DataFrame:
 def test_excerpt_2017_frame_shape_and_keys() -> None:
     table = _excerpt(2017)
     frame = table.frame
-    assert list(frame.columns) == [*VALUE_COLUMNS, "line", "continuations"]
+    assert list(frame.columns) == [*VALUE_COLUMNS, "line", "continuations", *TXT_EXTRA]
     assert all(frame[c].dtype == object or str(frame[c].dtype) == "str" for c in VALUE_COLUMNS)
     assert all(isinstance(v, str) for c in VALUE_COLUMNS for v in frame[c])
     assert not frame.isna().any().any()
     assert table.skipped is None
-    assert frame[["hcpc", "line", "continuations", "action_cd"]].values.tolist() == [
-        ["A1", 1, 0, "N"],
-        ["AD", 2, 1, "N"],
-        ["A5513", 4, 3, "N"],
-        ["G0202", 8, 1, "C"],
-        ["G0259", 10, 0, "N"],
-        ["J7342", 11, 0, "A"],
-        ["S3854", 12, 1, "R"],
+    columns = ["hcpc", "line", "continuations", "action_cd", "record_length", "record_length_line"]
+    assert frame[columns].values.tolist() == [
+        ["A1", 1, 0, "N", 320, 1],
+        ["AD", 2, 1, "N", 320, 2],
+        ["A5513", 4, 3, "N", 320, 4],
+        ["G0202", 8, 1, "C", 320, 8],
+        ["G0259", 10, 0, "N", 320, 10],
+        ["J7342", 11, 0, "A", 320, 11],
+        ["S3854", 12, 1, "R", 320, 12],
     ]
     # The 2017 continuation lines are 91 bytes (FORMATS §2.5), not an error.
     lines = _excerpt_text(2017).split("\n")
@@ -259,18 +274,33 @@ def test_text_without_records_is_an_error() -> None:
         read_hcpcs_fixed_width("***Disclaimers\r\n\r\n", "bad.txt")
 
 
-def test_xlsx_without_hcpc_header_is_an_error() -> None:
+def test_xlsx_without_a_header_row_is_an_error() -> None:
     data = _workbook({"A": [["CODE", "SEQNUM"], ["A0021", "0010"]]})
     with pytest.raises(ReleaseFormatError) as err:
         read_hcpcs_xlsx(data, "bad.xlsx")
-    assert (err.value.file, err.value.line) == ("bad.xlsx", None)
-    assert err.value.problem == "no header row with 'HCPC' in the first column"
+    assert (err.value.file, err.value.line, err.value.problem) == (
+        "bad.xlsx",
+        None,
+        "no header row naming the HCPCS columns (HCPC, SEQNUM, RECID, …)",
+    )
 
 
-def test_xlsx_with_a_missing_column_is_an_error() -> None:
+def test_xlsx_with_a_missing_column_names_it() -> None:
     data = _workbook({"A": [[h for h in XLSX_HEADERS if h != "TERM DT"]]})
-    with pytest.raises(ReleaseFormatError, match="'TERM DT'"):
+    with pytest.raises(ReleaseFormatError) as err:
         read_hcpcs_xlsx(data, "bad.xlsx")
+    assert str(err.value) == "bad.xlsx: line 1: column 'TERM DT' missing from the header row"
+
+
+def test_xlsx_with_missing_columns_names_all_of_them() -> None:
+    gone = {"HCPC", "SEQNUM", "LABCERT3", "ACTION CD"}
+    data = _workbook({"A": [["***Disclaimers"], [h for h in XLSX_HEADERS if h not in gone]]})
+    with pytest.raises(ReleaseFormatError) as err:
+        read_hcpcs_xlsx(data, "bad.xlsx")
+    assert str(err.value) == (
+        "bad.xlsx: line 2: columns 'HCPC', 'SEQNUM', 'LABCERT3', 'ACTION CD' missing from the "
+        "header row"
+    )
 
 
 def test_unknown_transaction_label_is_an_error() -> None:
@@ -280,13 +310,17 @@ def test_unknown_transaction_label_is_an_error() -> None:
                 ["HCPCS/Modifier Code", "Type of Change"],
                 ["A0021", "No Change"],
                 ["A0080", "Teleported"],
+                ["A0090", "Teleported"],
+                ["A0100", "Beamed up"],
             ]
         }
     )
     with pytest.raises(ReleaseFormatError) as err:
         read_hcpcs_transactions(data, "trans.xlsx")
-    assert (err.value.file, err.value.line) == ("trans.xlsx", 3)
-    assert "'Teleported'" in err.value.problem
+    assert str(err.value) == (
+        "trans.xlsx: line 3: sheet 'Changes by HCPCS Code': unknown type of change 'Teleported' "
+        "for 'A0080' (and 2 more row(s); also 'Beamed up')"
+    )
 
 
 # --- synthetic workbooks ----------------------------------------------------------------------
@@ -327,7 +361,7 @@ def test_xlsx_reads_by_header_text_with_numbers_modifiers_and_continuations() ->
         ["G0503", "N", "3", 6, 1],
         ["A0021", "N", "3", 9, 0],
     ]
-    assert _key(table, "J5") == _row(
+    assert _key(table, "J5") == _xlsx_row(
         hcpc="J5",
         is_modifier="Y",
         recid="7",
@@ -389,10 +423,101 @@ def test_transactions_map_labels_keep_duplicates_and_use_the_key_sheet() -> None
     assert table.skipped is not None and table.skipped.lines == 2
 
 
-def test_transactions_without_a_by_hcpc_sheet_is_an_error() -> None:
-    data = _workbook({"Changes by Action Code": [["HCPC", "ACTION CD"]]})
-    with pytest.raises(ReleaseFormatError, match="Changes by HCPC"):
+def test_transactions_without_a_recognised_header_is_an_error() -> None:
+    data = _workbook(
+        {
+            "Changes by Action Code": [["Code", "Description"], ["A0021", "x"]],
+            "Action Code Key": [["A", "Add"]],
+        }
+    )
+    with pytest.raises(ReleaseFormatError) as err:
         read_hcpcs_transactions(data, "t.xlsx")
+    assert str(err.value) == (
+        "t.xlsx: no sheet with a header row naming the code (HCPCS/Modifier Code, HCPC/MOD, "
+        "HCPC, …) and the type of change (Type of Change, ACTION CD, …) (sheets: Changes by "
+        "Action Code, Action Code Key)"
+    )
+
+
+def test_transactions_with_a_header_but_no_rows_is_an_error() -> None:
+    data = _workbook({"Changes by HCPC": [["Note"], ["HCPC", "ACTION CD"]]})
+    with pytest.raises(ReleaseFormatError) as err:
+        read_hcpcs_transactions(data, "t.xlsx")
+    assert str(err.value) == "t.xlsx: line 2: sheet 'Changes by HCPC': no rows under the header"
+
+
+@pytest.mark.parametrize(
+    ("code_header", "change_header"),
+    [
+        ("HCPCS/Modifier Code", "Type of Change"),  # 2017, 2018
+        ("HCPC/MOD", "ACTION CD"),  # April 2020
+        ("HCPC", "ACTION CD"),  # July, October 2020
+        ("HCPCS Code", "Action Code"),
+        ("  hcpcs  ", "Change Type"),
+        ("HCPCS / Mod", "Action"),
+    ],
+)
+def test_transaction_headers_are_recognised_by_pattern(
+    code_header: str, change_header: str
+) -> None:
+    data = _workbook(
+        {
+            "Changes by HCPCS": [
+                ["Note regarding coverage"],
+                ["SHORT DESCRIPTION", change_header, "LONG DESCRIPTION", code_header],
+                ["x", "No Change", "y", "   A1"],
+                ["x", "ADD", "y", "J5"],
+            ]
+        }
+    )
+    table = read_hcpcs_transactions(data, "t.xlsx")
+    assert table.frame.to_dict("records") == [
+        {"hcpc": "A1", "label": "No Change", "action": "N", "line": 3},
+        {"hcpc": "J5", "label": "ADD", "action": "A", "line": 4},
+    ]
+
+
+def test_type_of_change_wordings_map_to_action_codes() -> None:
+    wordings = {
+        # the record layout (FORMATS.md §2.4)
+        "Add procedure or modifier code": "A",
+        "Change in both administrative data field and long description of procedure or "
+        "modifier code": "B",
+        "Change in long description of procedure or modifier code": "C",
+        "Discontinue procedure or modifier code": "D",
+        "Change in administrative data field of procedure or modifier code": "F",
+        "No maintenance for this code": "N",
+        "Payment change (MOG, pricing indicator codes, anesthesia base units,Ambulatory "
+        "Surgical Centers)": "P",
+        "Re-activate discontinued/deleted procedure or modifier code": "R",
+        "Change in short description of procedure code": "S",
+        "Miscellaneous change (BETOS, type of service)": "T",
+        # the transaction reports of 2017-2020 (§2.7)
+        "ADD": "A",
+        "Coverage & Long Desc Change": "B",
+        "Long/Short Description Change": "C",
+        "Discontinued": "D",
+        "Coverage Change": "F",
+        "No change": "N",
+        "Payment Change": "P",
+        "Re-activated": "R",
+        "Short Description Change": "S",
+        "Misc Change (TOS, BETOS)": "T",
+        # wordings not seen yet
+        "Added": "A",
+        "  added  code ": "A",
+        "Deleted": "D",
+        "Terminated": "D",
+        "Reactivated": "R",
+        "No Changes": "N",
+        "Pricing change": "P",
+        "LONG DESC CHANGE": "C",
+        "C": "C",
+        "Teleported": None,
+        "": None,
+        "c": None,
+    }
+    assert {w: action_for_label(w) for w in wordings} == wordings
 
 
 # --- members and cross-check ------------------------------------------------------------------
@@ -477,211 +602,350 @@ def test_compare_reports_keys_and_values_but_not_whitespace() -> None:
     ]
 
 
-# --- the real CMS files -----------------------------------------------------------------------
-
-ANNUAL = {2017: "2017-Alpha-Numeric-HCPCS-File.zip", 2018: "2018-Alpha-Numeric-HCPCS-File.zip"}
-QUARTERS = ("2020-04", "2020-07", "2020-10")
+# --- record length (FORMATS.md §2.2: 320-byte records) -----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def annual(realdata: Path) -> dict[int, dict[str, Any]]:
-    """Members and parsed tables of the 2017 and 2018 zips, read once."""
-    out: dict[int, dict[str, Any]] = {}
-    for year, name in ANNUAL.items():
-        archive = ReleaseArchive.open(realdata / "hcpcs_annual" / name)
-        members = find_hcpcs_members(archive)
-        text = decode_text(archive.read_bytes(members["txt"]), members["txt"]).text
-        out[year] = {
-            "members": members,
-            "txt": read_hcpcs_fixed_width(text, members["txt"]),
-            "xlsx": read_hcpcs_xlsx(archive.read_bytes(members["xlsx"]), members["xlsx"]),
-            "transactions": read_hcpcs_transactions(
-                archive.read_bytes(members["transactions"]), members["transactions"]
-            ),
-        }
-    return out
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("ascii"))
+    return path
 
 
-@pytest.fixture(scope="module")
-def quarterly(realdata: Path) -> dict[str, dict[str, Table]]:
-    """ANWEB xlsx and transaction report of the three 2020 quarters, read once."""
-    folder = realdata / "hcpcs_quarterly_2020"
-    return {
-        q: {
-            "xlsx": read_hcpcs_xlsx((folder / f"{q}_anweb.xlsx").read_bytes(), f"{q}_anweb.xlsx"),
-            "transactions": read_hcpcs_transactions(
-                (folder / f"{q}_trans_alpha.xlsx").read_bytes(), f"{q}_trans_alpha.xlsx"
-            ),
-        }
-        for q in QUARTERS
-    }
-
-
-@pytest.mark.realdata
-def test_real_annual_members(annual: dict[int, dict[str, Any]]) -> None:
-    assert annual[2017]["members"] == {
-        "txt": "HCPC17_CONTR_ANWEB.txt",
-        "xlsx": "HCPC17_CONTR_ANWEB.xlsx",
-        "transactions": "HCPCS2017_Trans Report_Alpha.xlsx",
-    }
-    assert annual[2018]["members"] == {
-        "txt": "HCPC2018_CONTR_ANWEB_disc.txt",
-        "xlsx": "HCPC2018_CONTR_ANWEB_disc.xlsx",
-        "transactions": "HCPC18_Trans_Report_Alpha.xlsx",
-    }
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize(
-    ("year", "codes", "modifiers", "continuations", "preamble"),
-    [(2017, 6155, 343, 4212 + 118, None), (2018, 6205, 354, 4272 + 154, 11)],
-)
-def test_real_annual_keys(
-    annual: dict[int, dict[str, Any]],
-    year: int,
-    codes: int,
-    modifiers: int,
-    continuations: int,
-    preamble: int | None,
-) -> None:
-    txt, xlsx = annual[year]["txt"], annual[year]["xlsx"]
-    for frame in (txt.frame, xlsx.frame):
-        assert len(frame) == codes + modifiers
-        assert frame["hcpc"].is_unique
-        assert frame["is_modifier"].value_counts().to_dict() == {"N": codes, "Y": modifiers}
-        assert not frame.isna().any().any()
-        # §2.1: no CPT or CDT records; procedure codes ^[A-V]\d{4}$ without D.
-        procedures = frame.loc[frame["is_modifier"] == "N", "hcpc"]
-        assert procedures.str.fullmatch(r"[A-CE-V]\d{4}").all()
-    assert txt.frame["continuations"].sum() == continuations
-    assert (txt.skipped.lines if txt.skipped else None) == preamble
-
-
-ACTIONS = {
-    2017: {
-        "N": 5902,
-        "A": 278,
-        "D": 147,
-        "C": 124,
-        "P": 38,
-        "T": 4,
-        "S": 2,
-        "B": 1,
-        "F": 1,
-        "R": 1,
-    },
-    2018: {"N": 6232, "A": 152, "P": 64, "C": 50, "D": 40, "S": 19, "F": 2},
-}
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize("year", [2017, 2018])
-def test_real_annual_action_codes(annual: dict[int, dict[str, Any]], year: int) -> None:
-    for kind in ("txt", "xlsx"):
-        assert annual[year][kind].frame["action_cd"].value_counts().to_dict() == ACTIONS[year]
-    txt = annual[year]["txt"].frame
-    if year == 2017:
-        assert txt.loc[txt["action_cd"] == "R", "hcpc"].tolist() == ["S3854"]
-
-
-@pytest.mark.realdata
-def test_real_txt_and_xlsx_agree_2018(annual: dict[int, dict[str, Any]]) -> None:
-    txt, xlsx = annual[2018]["txt"].frame, annual[2018]["xlsx"].frame
-    pd.testing.assert_frame_equal(_collapsed(txt), _collapsed(xlsx))
-    # §2.5: the raw long descriptions differ (in spacing only) for 35 keys.
-    assert (txt["long_description"] != xlsx["long_description"]).sum() == 35
-    assert compare_txt_xlsx(txt, xlsx, "HCPC2018_CONTR_ANWEB_disc.xlsx") == []
-
-
-@pytest.mark.realdata
-def test_real_txt_and_xlsx_agree_2017_except_three_dates(
-    annual: dict[int, dict[str, Any]],
-) -> None:
-    """The 2017 xlsx carries ACT EFF DT = ADD DT for three L56xx codes where the txt has another
-    date (the 2018 txt agrees with the xlsx). Everything else matches."""
-    txt, xlsx = _collapsed(annual[2017]["txt"].frame), _collapsed(annual[2017]["xlsx"].frame)
-    differs = txt != xlsx
-    assert differs.drop(columns="act_eff_dt").sum().sum() == 0
-    assert txt.loc[differs["act_eff_dt"], ["hcpc", "act_eff_dt"]].values.tolist() == [
-        ["L5638", "19960101"],
-        ["L5640", "19960101"],
-        ["L5643", "19860101"],
-    ]
-    assert xlsx.loc[differs["act_eff_dt"], "act_eff_dt"].tolist() == [
-        "19860101",
-        "19860101",
-        "19880101",
-    ]
-    raw_txt, raw_xlsx = annual[2017]["txt"].frame, annual[2017]["xlsx"].frame
-    assert (raw_txt["long_description"] != raw_xlsx["long_description"]).sum() == 12
-    failures = compare_txt_xlsx(raw_txt, raw_xlsx, "HCPC17_CONTR_ANWEB.xlsx")
-    assert [(f.column, f.value) for f in failures] == [
-        ("act_eff_dt", "txt '19960101' / xlsx '19860101'"),
-        ("act_eff_dt", "txt '19960101' / xlsx '19860101'"),
-        ("act_eff_dt", "txt '19860101' / xlsx '19880101'"),
-    ]
-
-
-@pytest.mark.realdata
-def test_real_annual_transaction_reports(annual: dict[int, dict[str, Any]]) -> None:
+def test_excerpts_validate_cleanly_whatever_the_line_ends(tmp_path: Path) -> None:
     for year in (2017, 2018):
-        report = annual[year]["transactions"].frame
-        anweb = annual[year]["txt"].frame.set_index("hcpc")["action_cd"]
-        assert report["hcpc"].is_unique
-        assert (report["action"] == anweb.loc[report["hcpc"]].to_numpy()).all()
-    assert len(annual[2017]["transactions"].frame) == 6498
-    report_2018 = annual[2018]["transactions"].frame
-    assert len(report_2018) == 6558
-    assert set(annual[2018]["txt"].frame["hcpc"]) - set(report_2018["hcpc"]) == {"L1"}
-    assert report_2018.loc[report_2018["label"] == "No change", "hcpc"].tolist() == ["DA"]
+        text = _excerpt_text(year)
+        for ending in ("\r\n", "\n", "\r"):
+            path = _write(tmp_path / f"{year}.txt", text.replace("\r\n", ending))
+            release = read_hcpcs_release(ReleaseArchive.open(path))
+            assert validate_hcpcs_release(release) == ([], [])
 
 
-QUARTER_FACTS = {
-    "2020-04": (7097, {"A": 18, "C": 4, "D": 1}),
-    "2020-07": (7158, {"A": 61, "D": 9, "C": 4, "S": 1}),
-    "2020-10": (7196, {"A": 38, "C": 7, "D": 4, "F": 2}),
-}
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize("quarter", QUARTERS)
-def test_real_quarterly_anweb(quarterly: dict[str, dict[str, Table]], quarter: str) -> None:
-    frame = quarterly[quarter]["xlsx"].frame
-    keys, flagged = QUARTER_FACTS[quarter]
-    assert len(frame) == keys
-    assert frame["hcpc"].is_unique
-    assert frame["action_cd"].value_counts().to_dict() == {"N": keys - sum(flagged.values())} | (
-        flagged
-    )
-    # The stray RECID 4 row is merged into G0503 (§2.6).
-    [g0503] = frame[frame["hcpc"] == "G0503"].to_dict("records")
-    assert g0503["continuations"] == 1
-    assert g0503["long_description"].endswith(
-        "and/or other treatment goals and are prepared for discharge from active treatment"
-    )
-    assert frame["continuations"].sum() == 1
-
-
-@pytest.mark.realdata
-def test_real_oct_2020_unpadded_numeric_modifier(quarterly: dict[str, dict[str, Table]]) -> None:
-    [j5] = quarterly["2020-10"]["xlsx"].frame.query("hcpc == 'J5'").to_dict("records")
-    assert (j5["is_modifier"], j5["recid"], j5["action_cd"]) == ("Y", "7", "A")
-    assert (j5["add_dt"], j5["act_eff_dt"], j5["term_dt"]) == ("20201001", "20201001", "")
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize("quarter", QUARTERS)
-def test_real_quarterly_transaction_reports(
-    quarterly: dict[str, dict[str, Table]], quarter: str
+def test_records_longer_than_320_fail_validation_naming_file_line_and_length(
+    tmp_path: Path,
 ) -> None:
-    report = quarterly[quarter]["transactions"].frame
-    anweb = quarterly[quarter]["xlsx"].frame.set_index("hcpc")["action_cd"]
-    # The `Changes by HCPC` sheet lists every key once; Jul's double CS is only on the
-    # `Changes by Action Code` sheet (FORMATS §2.7), which is not read.
-    assert report["hcpc"].is_unique
-    assert set(report["hcpc"]) == set(anweb.index)
-    assert (report["action"] == anweb.loc[report["hcpc"]].to_numpy()).all()
-    if quarter == "2020-07":
-        assert report.loc[report["hcpc"] == "CS", ["label", "action"]].values.tolist() == [
-            ["Long/Short Description Change", "C"]
-        ]
+    lines = _excerpt_text(2017).split("\r\n")
+    lines[2] = lines[2].ljust(330) + "Z"  # AD's 91-byte continuation record, now 331
+    lines[9] += "X"  # G0259's first line: 321
+    lines[10] += "    "  # J7342's first line: trailing spaces past 320 count too
+    path = _write(tmp_path / "HCPC17_LONG_ANWEB.txt", "\r\n".join(lines))
+    release = read_hcpcs_release(ReleaseArchive.open(path))
+    check = "less_than_or_equal_to(320)"
+    assert validate_hcpcs_release(release) == (
+        [
+            Failure("HCPC17_LONG_ANWEB.txt", 3, "record_length", check, "331"),
+            Failure("HCPC17_LONG_ANWEB.txt", 10, "record_length", check, "321"),
+            Failure("HCPC17_LONG_ANWEB.txt", 11, "record_length", check, "324"),
+        ],
+        [],
+    )
+
+
+# --- a single file is recognised by its content ------------------------------------------------
+
+
+def _anweb_workbook() -> bytes:
+    return _workbook(
+        {
+            "A": [
+                ["***Disclaimers"],
+                XLSX_HEADERS,
+                _anweb_row(
+                    **{
+                        "HCPC": "   A1",
+                        "RECID": "7",
+                        "LONG DESCRIPTION": "Dressing",
+                        "SHORT DESCRIPTION": "Dressing",
+                        "ACTION CD": "N",
+                    }
+                ),
+                _anweb_row(
+                    **{
+                        "HCPC": "A0021",
+                        "RECID": "3",
+                        "LONG DESCRIPTION": "Ambulance",
+                        "SHORT DESCRIPTION": "Outside state ambulance serv",
+                        "ACTION CD": "A",
+                    }
+                ),
+            ]
+        }
+    )
+
+
+def _report_workbook(rows: list[tuple[str, str]], sheet: str = "Changes by HCPC") -> bytes:
+    return _workbook(
+        {
+            "Changes by Action Code": [["HCPC", "ACTION CD"]],
+            sheet: [["HCPC", "ACTION CD"], *[list(r) for r in rows]],
+            "Action Code Key": [["Action Codes", None], ["A", "ADD"], ["N", "No Change"]],
+        }
+    )
+
+
+def test_sniffing_by_content() -> None:
+    found = {
+        "ANWEB txt": sniff_hcpcs_file((CASES / "excerpt_2018_ANWEB.txt").read_bytes()),
+        "ANWEB xlsx": sniff_hcpcs_file(_anweb_workbook()),
+        "report": sniff_hcpcs_file(_report_workbook([("A1", "No Change")])),
+        "read-me": sniff_hcpcs_file(b"HCPCS 2018 README\r\n\r\nWith the exception of ...\r\n"),
+        "other workbook": sniff_hcpcs_file(_workbook({"A": [["CODE", "DESCRIPTION"]]})),
+        "zip, not a workbook": sniff_hcpcs_file(b"PK\x03\x04 not really a zip"),
+        "empty": sniff_hcpcs_file(b""),
+    }
+    assert found == {
+        "ANWEB txt": "txt",
+        "ANWEB xlsx": "xlsx",
+        "report": "transactions",
+        "read-me": None,
+        "other workbook": None,
+        "zip, not a workbook": None,
+        "empty": None,
+    }
+
+
+@pytest.mark.parametrize("name", ["hcpcs.dat", "foo.txt", "release.xlsx", "HCPC2018"])
+def test_a_renamed_txt_is_read(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
+    archive = ReleaseArchive.open(path)
+    assert find_hcpcs_members(archive) == {"txt": name, "xlsx": None, "transactions": None}
+    release = read_hcpcs_release(archive)
+    assert (release.files["records"].member, release.files["records"].encoding) == (name, "utf-8")
+    pd.testing.assert_frame_equal(release.tables["records"].frame, _excerpt(2018).frame)
+
+
+@pytest.mark.parametrize("name", ["quarter.xlsx", "anweb.dat", "HCPC2020_ANWEB.txt"])
+def test_a_renamed_xlsx_is_read(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(_anweb_workbook())
+    archive = ReleaseArchive.open(path)
+    assert find_hcpcs_members(archive) == {"txt": None, "xlsx": name, "transactions": None}
+    release = read_hcpcs_release(archive)
+    assert release.files["records"].encoding == "xlsx"
+    assert release.tables["records"].frame[["hcpc", "action_cd", "line"]].values.tolist() == [
+        ["A1", "N", 3],
+        ["A0021", "A", 4],
+    ]
+
+
+def test_a_single_file_that_is_no_anweb_file_is_refused(tmp_path: Path) -> None:
+    report = tmp_path / "HCPC2020_ANWEB.xlsx"
+    report.write_bytes(_report_workbook([("A1", "No Change")]))
+    with pytest.raises(SourceLayoutError) as err:
+        find_hcpcs_members(ReleaseArchive.open(report))
+    assert str(err.value) == (
+        "HCPC2020_ANWEB.xlsx: is an HCPCS transaction report, not an ANWEB file (give it with "
+        "--transactions)"
+    )
+    readme = tmp_path / "HCPC2018_CONTR_ANWEB.txt"
+    readme.write_bytes(b"HCPCS 2018 README\r\n")
+    with pytest.raises(SourceLayoutError) as err:
+        find_hcpcs_members(ReleaseArchive.open(readme))
+    assert str(err.value) == (
+        "HCPC2018_CONTR_ANWEB.txt: is not an HCPCS ANWEB file: neither text with 320-byte records "
+        "(a line matching '^.{5}\\d{5}[3478]') nor a workbook whose first sheet has the HCPCS "
+        "header row (HCPC, SEQNUM, RECID, …)"
+    )
+
+
+def test_a_renamed_xlsx_with_missing_columns_names_them(tmp_path: Path) -> None:
+    path = tmp_path / "hcpcs.bin"
+    path.write_bytes(_workbook({"A": [[h for h in XLSX_HEADERS if h not in ("COV", "TOS5")]]}))
+    with pytest.raises(ReleaseFormatError) as err:
+        read_hcpcs_release(ReleaseArchive.open(path))
+    assert str(err.value) == "hcpcs.bin: line 1: columns 'COV', 'TOS5' missing from the header row"
+
+
+def test_in_a_directory_files_are_still_chosen_by_name(tmp_path: Path) -> None:
+    (tmp_path / "foo.txt").write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
+    (tmp_path / "report.xlsx").write_bytes(_report_workbook([("A1", "No Change")]))
+    archive = ReleaseArchive.open(tmp_path)
+    with pytest.raises(SourceLayoutError, match="no HCPCS ANWEB file"):
+        find_hcpcs_members(archive)
+    assert find_transaction_report(archive) is None
+
+
+def test_a_transaction_report_given_alone_is_taken_whatever_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "whatever.xlsx"
+    path.write_bytes(_report_workbook([("A1", "No Change")]))
+    assert find_transaction_report(ReleaseArchive.open(path)) == "whatever.xlsx"
+
+
+# --- the transaction report: not understood, or another release's ------------------------------
+
+# The 2018 excerpt's keys and ACTION CD (tests/cases/hcpcs/README.md), in file order.
+ACTIONS_2018 = [("A1", "N"), ("AD", "N"), ("FY", "A"), ("A5513", "N"), ("C9014", "A"),
+                ("G0202", "D"), ("G0259", "N"), ("J7342", "N"), ("S3854", "N")]  # fmt: skip
+# The 2017 excerpt's.
+ACTIONS_2017 = [("A1", "N"), ("AD", "N"), ("A5513", "N"), ("G0202", "C"), ("G0259", "N"),
+                ("J7342", "A"), ("S3854", "R")]  # fmt: skip
+LABELS = {"A": "ADD", "C": "Long Description Change", "D": "Discontinued", "N": "No Change",
+          "R": "Re-activated"}  # fmt: skip
+
+
+def _release_with_report(tmp_path: Path, report: bytes) -> Any:
+    main = tmp_path / "HCPC2018_CONTR_ANWEB_disc.txt"
+    main.write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
+    (tmp_path / "report.xlsx").write_bytes(report)
+    return read_hcpcs_release(
+        ReleaseArchive.open(main), ReleaseArchive.open(tmp_path / "report.xlsx")
+    )
+
+
+def test_the_matching_report_is_read_and_passes(tmp_path: Path) -> None:
+    rows = [(k, LABELS[a]) for k, a in ACTIONS_2018]
+    release = _release_with_report(tmp_path, _report_workbook(rows))
+    assert release.tables["transactions"].frame[["hcpc", "action"]].values.tolist() == [
+        list(r) for r in ACTIONS_2018
+    ]
+    assert validate_hcpcs_release(release) == ([], [])
+
+
+def test_a_report_not_understood_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    rows = [(k, "Teleported" if k == "FY" else LABELS[a]) for k, a in ACTIONS_2018]
+    release = _release_with_report(tmp_path, _report_workbook(rows))
+    assert sorted(release.tables) == ["records"]
+    assert [(f.role, f.member) for f in release.files.values()] == [
+        ("records", "HCPC2018_CONTR_ANWEB_disc.txt"),
+        ("transactions", "report.xlsx"),
+    ]
+    assert validate_hcpcs_release(release) == (
+        [],
+        [
+            Failure(
+                "report.xlsx",
+                4,
+                "",
+                "transaction report not used: cross-check skipped",
+                "sheet 'Changes by HCPC': unknown type of change 'Teleported' for 'FY'",
+            )
+        ],
+    )
+
+
+def test_a_report_that_is_no_workbook_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    release = _release_with_report(tmp_path, b"HCPC,ACTION CD\r\nA1,N\r\n")
+    errors, [warning] = validate_hcpcs_release(release)
+    assert errors == []
+    assert (warning.file, warning.line, warning.column, warning.check) == (
+        "report.xlsx",
+        None,
+        "",
+        REPORT_NOT_USED,
+    )
+    assert warning.value.startswith("not a readable xlsx workbook: ")
+
+
+def test_transactions_given_as_a_folder_without_a_report_is_a_warning(tmp_path: Path) -> None:
+    main = tmp_path / "hcpcs.txt"
+    main.write_bytes((CASES / "excerpt_2018_ANWEB.txt").read_bytes())
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "notes.xlsx").write_bytes(b"")
+    release = read_hcpcs_release(
+        ReleaseArchive.open(main), ReleaseArchive.open(tmp_path / "reports")
+    )
+    assert validate_hcpcs_release(release) == (
+        [],
+        [
+            Failure(
+                "reports",
+                None,
+                "",
+                REPORT_NOT_USED,
+                "no transaction report ('*trans*report*.xlsx', '*trans*alpha*.xlsx') in it",
+            )
+        ],
+    )
+
+
+def test_another_releases_report_is_refused(tmp_path: Path) -> None:
+    rows = [(k, LABELS[a]) for k, a in ACTIONS_2017]  # rows 2-8
+    release = _release_with_report(tmp_path, _report_workbook(rows))
+    assert validate_hcpcs_release(release) == (
+        [
+            Failure(
+                "report.xlsx",
+                None,
+                "",
+                "transaction report does not belong to this release: 5 of 9 keys (55.6 %) missing "
+                "or with another action; A keys among them: 2 (FY, C9014)",
+                "5/9",
+            ),
+            Failure(
+                "report.xlsx", None, "hcpc", "not in the transaction report (ACTION CD A)", "C9014"
+            ),
+            Failure(
+                "report.xlsx", None, "hcpc", "not in the transaction report (ACTION CD A)", "FY"
+            ),
+            Failure(
+                "report.xlsx",
+                5,
+                "action",
+                "G0202 has ACTION CD D in the records",
+                "Long Description Change",
+            ),
+            Failure("report.xlsx", 7, "action", "J7342 has ACTION CD N in the records", "ADD"),
+            Failure(
+                "report.xlsx", 8, "action", "S3854 has ACTION CD N in the records", "Re-activated"
+            ),
+        ],
+        [],
+    )
+
+
+def _keys(n: int) -> list[str]:
+    return [f"A{i:04d}" for i in range(n)]
+
+
+def _records(actions: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"hcpc": list(actions), "action_cd": list(actions.values())})
+
+
+def _report(actions: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "hcpc": list(actions),
+            "action": list(actions.values()),
+            "label": [f"label {a}" for a in actions.values()],
+            "line": range(2, len(actions) + 2),
+        }
+    )
+
+
+def test_up_to_one_percent_of_disagreeing_keys_is_left_to_the_reconciliation() -> None:
+    records = {**dict.fromkeys(_keys(199), "N"), "B0001": "A"}  # 200 keys
+    report = {**records, "A0000": "C", "A0001": "P"}  # 2 of 200 = 1 %
+    report.pop("A0002")  # a third: 1.5 %
+    assert foreign_report_failures(_records(records), _report(report), "r.xlsx") == [
+        Failure(
+            "r.xlsx",
+            None,
+            "",
+            "transaction report does not belong to this release: 3 of 200 keys (1.5 %) missing "
+            "or with another action; A keys among them: none",
+            "3/200",
+        ),
+        Failure("r.xlsx", None, "hcpc", "not in the transaction report (ACTION CD N)", "A0002"),
+        Failure("r.xlsx", 2, "action", "A0000 has ACTION CD N in the records", "label C"),
+        Failure("r.xlsx", 3, "action", "A0001 has ACTION CD N in the records", "label P"),
+    ]
+    report["A0002"] = "N"
+    assert foreign_report_failures(_records(records), _report(report), "r.xlsx") == []
+    # A key listed twice agrees when one of its entries does (July 2020 lists CS twice).
+    doubled = pd.concat([_report(report), _report({"A0000": "N"})], ignore_index=True)
+    assert foreign_report_failures(_records(records), doubled, "r.xlsx") == []
+
+
+def test_any_added_key_missing_from_the_report_refuses_it() -> None:
+    records = {**dict.fromkeys(_keys(199), "N"), "B0001": "A"}
+    report = dict.fromkeys(_keys(199), "N")
+    assert foreign_report_failures(_records(records), _report(report), "r.xlsx") == [
+        Failure(
+            "r.xlsx",
+            None,
+            "",
+            "transaction report does not belong to this release: 1 of 200 keys (0.5 %) missing or "
+            "with another action; A keys among them: 1 (B0001)",
+            "1/200",
+        ),
+        Failure("r.xlsx", None, "hcpc", "not in the transaction report (ACTION CD A)", "B0001"),
+    ]

@@ -12,8 +12,9 @@ import pytest
 from codecatalog.errors import Failure, ReleaseFormatError, SourceLayoutError
 from codecatalog.read import ama
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.cpt import classify, cpt_tables, read_cpt_release, validate_cpt_release
+from codecatalog.read.cpt import classify, cpt_tables, read_cpt_release
 from codecatalog.read.release import Table
+from codecatalog.validate_release import validate_cpt_release
 
 PREAMBLE = (
     "Synthetic CPT\u00ae 2026 file.\r\nSecond paragraph line.\r\n\r\nMore licence text.\r\n\r\n"

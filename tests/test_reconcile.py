@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from codecatalog.diff.reconcile import cross_check_transactions, reconcile_actions
+from codecatalog.diff.reconcile import (
+    cross_check_transactions,
+    describe_computed,
+    reconcile_actions,
+)
 from codecatalog.sources import source
 
 ANNOUNCED = source("hcpcs").actions
@@ -80,3 +84,64 @@ def test_transaction_report_cross_check() -> None:
         {"key": "ZZ", "computed": "", "source_action": "",
          "problem": "transaction report lists N (No Change), not in the file"},
     ]  # fmt: skip
+
+
+def test_whole_row_events_against_their_action_codes() -> None:
+    computed = changes(
+        ("A0001", "added", None),  # new and terminated, D: agrees
+        ("A0001", "retired", None),
+        ("A0002", "added", None),  # D but never retired
+        ("A0003", "reactivated", None),  # R agrees, and may carry its fields
+        ("A0003", "attribute_changed", "term_dt"),
+        ("A0004", "attribute_changed", "term_dt"),  # R without a reactivation
+        ("A0005", "added", None),  # added and retired under A
+        ("A0005", "retired", None),
+        ("A0006", "added", None),  # no ACTION CD at all: nothing to compare
+        ("A0007", "reactivated", None),  # reactivated and retired under N: both unexpected
+        ("A0007", "retired", None),
+        ("A0008", "retired", None),  # D and retired, with its successor fields
+        ("A0008", "attribute_changed", "xref1"),
+    )
+    actions = pd.Series(
+        {"A0001": "D", "A0002": "D", "A0003": "R", "A0004": "R", "A0005": "A", "A0006": "",
+         "A0007": "N", "A0008": "D"}
+    )  # fmt: skip
+    found = reconcile_actions(computed, actions, ANNOUNCED)
+    assert found.to_dict("records") == [
+        {"key": "A0002", "computed": "added", "source_action": "D",
+         "problem": "D but no retired computed"},
+        {"key": "A0004", "computed": "term_dt", "source_action": "R",
+         "problem": "R but no reactivated computed"},
+        {"key": "A0005", "computed": "added, retired", "source_action": "A",
+         "problem": "computed retired but A"},
+        {"key": "A0007", "computed": "reactivated, retired", "source_action": "N",
+         "problem": "computed reactivated, retired but N"},
+    ]  # fmt: skip
+
+
+def test_nothing_to_reconcile_gives_empty_tables() -> None:
+    empty = changes()
+    assert reconcile_actions(empty, pd.Series(dtype="str"), ANNOUNCED).to_dict("list") == {
+        "key": [],
+        "computed": [],
+        "source_action": [],
+        "problem": [],
+    }
+    no_report = pd.DataFrame(columns=["code", "action", "label"])
+    found = cross_check_transactions(pd.Series(dtype="str"), no_report, describe_computed(empty))
+    assert list(found.columns) == ["key", "computed", "source_action", "problem"]
+    assert found.empty
+
+
+def test_describe_computed_lists_each_change_once_sorted() -> None:
+    computed = changes(
+        ("A0002", "retired", None),
+        ("A0002", "attribute_changed", "xref1"),
+        ("A0001", "descriptor_revised", "short_descriptor"),
+        ("A0001", "descriptor_editorial", "long_descriptor"),
+        ("A0001", "descriptor_revised", "long_descriptor"),
+    )
+    assert describe_computed(computed).to_dict() == {
+        "A0001": "long_descriptor, short_descriptor",
+        "A0002": "retired, xref1",
+    }

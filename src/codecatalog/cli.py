@@ -194,7 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `codecatalog diff … | head` exits quietly
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except ValidationFailed as err:
         print(f"error: refused: {err}", file=sys.stderr)
         return EXIT_REFUSED

@@ -22,7 +22,8 @@ class Family:
 
 
 def _cpt() -> Family:
-    from codecatalog.read.cpt import cpt_tables, read_cpt_release, validate_cpt_release
+    from codecatalog.read.cpt import cpt_tables, read_cpt_release
+    from codecatalog.validate_release import validate_cpt_release
 
     def read(archive: ReleaseArchive, transactions: ReleaseArchive | None) -> Release:
         if transactions is not None:
@@ -33,11 +34,8 @@ def _cpt() -> Family:
 
 
 def _hcpcs() -> Family:
-    from codecatalog.read.hcpcs_release import (
-        hcpcs_tables,
-        read_hcpcs_release,
-        validate_hcpcs_release,
-    )
+    from codecatalog.read.hcpcs_release import hcpcs_tables, read_hcpcs_release
+    from codecatalog.validate_release import validate_hcpcs_release
 
     return Family(read_hcpcs_release, validate_hcpcs_release, hcpcs_tables)
 

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -36,7 +37,7 @@ class Publication:
     previous_version: str | None
     tables: dict[str, pd.DataFrame]  # file stem -> frame, e.g. catalog, changes
     report_md: str
-    inputs: list[dict]  # files read: member, sha256, size, encoding
+    inputs: list[dict[str, Any]]  # files read: member, sha256, size, encoding
     content_sha256: str
 
 
@@ -129,7 +130,7 @@ def point_latest(root: Path, codeset: str, version: str, effective_date: date) -
     return path
 
 
-def read_latest(root: Path, codeset: str) -> dict | None:
+def read_latest(root: Path, codeset: str) -> dict[str, Any] | None:
     """The current `latest.json` pointer, or None before the first publication."""
     path = Path(root) / codeset / "latest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -147,7 +148,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 

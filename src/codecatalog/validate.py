@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -42,7 +43,7 @@ def failure_cases(frame: pd.DataFrame, schema_name: str) -> pd.DataFrame:
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases.copy()
+        cases: pd.DataFrame = err.failure_cases.copy()
     else:
         cases = pd.DataFrame(columns=["column", "check", "check_number", "failure_case", "index"])
     cases["warning"] = [
@@ -57,15 +58,26 @@ def check_frame(
 ) -> tuple[list[Failure], list[Failure]]:
     """Validate one file's frame; return (errors, warnings), each naming file, line, column, value.
 
-    `frame` must carry a `line` column with the physical line (or row) of each record.
+    `frame` must carry a `line` column with the physical line (or row) of each record. A value
+    measured on another line of a record spanning several (the longest of an HCPCS key's records)
+    names it in a column of the same name plus `_line` (`record_length` → `record_length_line`).
     """
     errors: list[Failure] = []
     warnings: list[Failure] = []
-    for case in failure_cases(frame, schema_name).itertuples(index=False):
-        line = None if pd.isna(case.index) else int(frame.at[case.index, "line"])
-        column = case.column if isinstance(case.column, str) else str(case.failure_case)
-        failure = Failure(file, line, column, str(case.check), as_text(case.failure_case))
-        (warnings if case.warning else errors).append(failure)
+    cases = failure_cases(frame, schema_name)
+    for name, check, value, index, warning in zip(
+        cases["column"],
+        cases["check"],
+        cases["failure_case"],
+        cases["index"],
+        cases["warning"],
+        strict=True,
+    ):
+        column = name if isinstance(name, str) else str(value)
+        line_column = f"{column}_line" if f"{column}_line" in frame.columns else "line"
+        line = None if pd.isna(index) else int(frame[line_column].loc[index])
+        failure = Failure(file, line, column, str(check), as_text(value))
+        (warnings if warning else errors).append(failure)
     return sort_failures(errors), sort_failures(warnings)
 
 
@@ -74,6 +86,6 @@ def sort_failures(failures: list[Failure]) -> list[Failure]:
     return sorted(set(failures), key=lambda f: (f.file, f.line or 0, f.column, f.check, f.value))
 
 
-def as_text(value: object) -> str:
+def as_text(value: Any) -> str:
     """A failure value as text ('' for missing)."""
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import duckdb
 import pandas as pd
 
+from codecatalog.diff.normalise import is_editorial
 from codecatalog.diff.reconcile import (
     RECONCILIATION_COLUMNS,
     cross_check_transactions,
     describe_computed,
     reconcile_actions,
 )
-from codecatalog.diff.normalise import is_editorial
 from codecatalog.errors import VersionError
 from codecatalog.sources import SourceConfig
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
@@ -113,10 +115,8 @@ def _window_sql(cfg: SourceConfig) -> str:
 
 def register_editorial(con: duckdb.DuckDBPyConnection) -> None:
     """Make `is_editorial(old, new)` callable from this connection's SQL (once per connection)."""
-    try:
+    with suppress(duckdb.NotImplementedException):  # already registered on this connection
         con.create_function("is_editorial", is_editorial, ["VARCHAR", "VARCHAR"], "BOOLEAN")
-    except duckdb.NotImplementedException:
-        pass  # already registered on this connection
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> duckdb.DuckDBPyConnection:
@@ -190,6 +190,8 @@ def reconciliation(
     report (HCPCS).
 
     Only meaningful between consecutive versions: the source's actions cover one release step.
+    A transaction report the release was read with but could not use gives one row (key '')
+    saying the cross-check was skipped.
     """
     if cfg.source_action == "history":
         return _history_reconciliation(con, cfg, old, new)
@@ -215,12 +217,27 @@ def reconciliation(
         .iloc[:, 0]
     )
     found = [reconcile_actions(changes, actions, cfg.actions or {}, dropped=dropped)]
-    if table_exists(con, f"{cs}_transactions"):
-        stated = con.execute(
+    stated = (
+        con.execute(
             f"SELECT code, action, label FROM {cs}_transactions WHERE version = ?", [new]
         ).df()
-        if len(stated):
-            found.append(cross_check_transactions(actions, stated, describe_computed(changes)))
+        if table_exists(con, f"{cs}_transactions")
+        else pd.DataFrame()
+    )
+    if len(stated):
+        found.append(cross_check_transactions(actions, stated, describe_computed(changes)))
+    else:
+        # A report read with the release but not understood (its validation warning says why).
+        unused = con.execute(
+            "SELECT 'transaction report ' || (f ->> 'member') || ' not used: cross-check skipped' "
+            "FROM (SELECT unnest(CAST(files AS JSON[])) AS f FROM releases "
+            "WHERE codeset = ? AND version = ?) WHERE f ->> 'role' = 'transactions'",
+            [cs, new],
+        ).fetchall()
+        if unused:
+            found.append(
+                pd.DataFrame([("", "", "", p) for (p,) in unused], columns=RECONCILIATION_COLUMNS)
+            )
     return pd.concat(found, ignore_index=True).sort_values(["key", "problem"], ignore_index=True)
 
 

@@ -11,7 +11,6 @@ from codecatalog.read import ama
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.decode import decode_text
 from codecatalog.read.release import Release, SourceFile, Table, source_file
-from codecatalog.validate import check_frame, failure_cases, sort_failures
 
 # role: (file-name globs, required, schema)
 FILES: dict[str, tuple[tuple[str, ...], bool, str]] = {
@@ -56,7 +55,7 @@ def read_cpt_release(archive: ReleaseArchive) -> Release:
     """Find, decode and read every file of a CPT release (a directory or zip).
 
     Raises SourceLayoutError, DecodeError or ReleaseFormatError when a file cannot be read at all;
-    row-level problems are left to `validate_cpt_release`.
+    row-level problems are left to `codecatalog.validate_release.validate_cpt_release`.
     """
     files: dict[str, SourceFile] = {}
     tables: dict[str, Table] = {}
@@ -98,103 +97,6 @@ def _stated_year(longult: Table) -> int | None:
         return None
     match = _STATED_YEAR.search(longult.skipped.text)
     return int(match.group(1)) if match else None
-
-
-def validate_cpt_release(release: Release) -> tuple[list[Failure], list[Failure]]:
-    """Every schema of every file plus the combined-release schema; returns (errors, warnings)."""
-    errors: list[Failure] = []
-    warnings = list(release.warnings)
-    for role, table in release.tables.items():
-        if table.frame.empty and role != "pla":
-            errors.append(Failure(table.file, None, "", "file has no data rows", ""))
-            continue
-        file_errors, file_warnings = check_frame(table.frame, FILES[role][2], table.file)
-        errors += file_errors
-        warnings += file_warnings
-    errors += _cross_file_failures(release)
-    warnings += _pla_disagreements(release)
-    return sort_failures(errors), sort_failures(warnings)
-
-
-_LINE_ROLES = ("longult", "medu", "shortu", "consumer", "clinician", "pla")
-
-
-def _cross_file_failures(release: Release) -> list[Failure]:
-    """`cpt_release.yaml` on one row per code: in every descriptor file, one concept id."""
-    tables = release.tables
-    presence = pd.DataFrame(
-        {
-            f"{role}_line": tables[role].frame.drop_duplicates("code").set_index("code")["line"]
-            for role in _LINE_ROLES
-            if role in tables
-        }
-    )
-    concept_rows = pd.concat(
-        [tables[r].frame[["code", "concept_id"]] for r in ("consumer", "clinician", "history")]
-    )
-    concept_rows = concept_rows[concept_rows["concept_id"] != ""]
-    presence["concept_ids"] = (
-        concept_rows.groupby("code")["concept_id"].nunique().reindex(presence.index).fillna(0)
-    ).astype("int64")
-    presence = presence.rename_axis("code").reset_index()
-    failures = []
-    for case in failure_cases(presence, "cpt_release.yaml").itertuples(index=False):
-        row = presence.loc[case.index]
-        if case.column == "concept_ids":
-            failures.append(
-                Failure(
-                    release.name,
-                    None,
-                    "concept_id",
-                    "one concept id per code across consumer, clinician and history files",
-                    row["code"],
-                )
-            )
-            continue
-        role = str(case.column).removesuffix("_line")
-        seen = [
-            f"{release.files[r].member} line {int(row[f'{r}_line'])}"
-            for r in _LINE_ROLES
-            if f"{r}_line" in row and pd.notna(row[f"{r}_line"])
-        ]
-        failures.append(
-            Failure(
-                release.files[role].member,
-                None,
-                "code",
-                f"code missing from this file (present in {', '.join(seen)})",
-                row["code"],
-            )
-        )
-    return failures
-
-
-def _pla_disagreements(release: Release) -> list[Failure]:
-    """Warnings where the PLA XML's descriptors differ from the text files' for the same code."""
-    if "pla" not in release.tables:
-        return []
-    pla = release.tables["pla"].frame.set_index("code")
-    warnings = []
-    for role, column in (
-        ("longult", "long_descriptor"),
-        ("medu", "medium_descriptor"),
-        ("shortu", "short_descriptor"),
-    ):
-        text = release.tables[role].frame.drop_duplicates("code").set_index("code")[column]
-        both = pla[[column, "line"]].join(text.rename("text"), how="inner")
-        differ = both[both[column].notna() & (both[column] != both["text"])]
-        for code, row in differ.iterrows():
-            warnings.append(
-                Failure(
-                    release.tables["pla"].file,
-                    int(row["line"]),
-                    column,
-                    f"PLA XML descriptor differs from {release.files[role].member}: "
-                    f"{row['text']!r}",
-                    f"{code}: {row[column]}",
-                )
-            )
-    return warnings
 
 
 def classify(code: str) -> tuple[str, str]:

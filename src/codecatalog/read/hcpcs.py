@@ -3,8 +3,9 @@
 The ANWEB `.txt` (320-byte records, §2.2) and `.xlsx` (48 columns, §2.6) give the same frame: one
 row per key (procedure code or 2-character modifier) in file order, every value text stripped of
 spaces and U+00A0 at both ends (blank = ""), plus `line` (the key's first record) and
-`continuations` (records merged into its long description). The transaction report (§2.7) gives
-CMS's stated action per key.
+`continuations` (records merged into its long description); the `.txt` frame also carries
+`record_length` (its longest record, line end excluded) and `record_length_line` (where it is), for
+the schema to bound. The transaction report (§2.7) gives CMS's stated action per key.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ RECORD_LENGTH = 320
 _MIN_FIRST_LINE = FIELDS[-1][1] + FIELDS[-1][2] - 1  # 293: up to ACTION CD
 _VALUE_COLUMNS = ["hcpc", "is_modifier", *(name for name, _, _ in FIELDS[1:])]
 COLUMNS = [*_VALUE_COLUMNS, "line", "continuations"]
+TXT_COLUMNS = [*COLUMNS, "record_length", "record_length_line"]
 _STRIP = " \u00a0"
 _RECORD = re.compile(r"^.{5}\d{5}[3478]")
 _RECORD_SHAPE = re.compile(r"^.{5}\d{5}(.)")
@@ -72,6 +74,8 @@ XLSX_HEADER: dict[str, str] = {
     (name if name in _UNDERSCORED else name.replace("_", " ")).upper(): name
     for name, _, _ in FIELDS
 }
+_MIN_HEADER_NAMES = 3
+_SNIFF_ROWS = 50  # rows of the first sheet a workbook's header is looked for in when sniffing
 
 # Transaction-report labels (§2.4, §2.7), compared case-folded with whitespace collapsed; the
 # report's own `Action Code Key` sheet is added to these when present.
@@ -96,8 +100,33 @@ ACTION_LABELS: dict[str, str] = {
     "misc change (tos, betos)": "T",
 }
 ACTION_CODES = frozenset("ABCDFNPRST")
-_REPORT_CODE_HEADERS = {"hcpcs/modifier code", "hcpc/mod", "hcpc"}
-_REPORT_CHANGE_HEADERS = {"type of change", "action cd"}
+# Labels neither table knows, by pattern over the folded label (first match wins): the wordings of
+# the record layout (§2.4) and of every report seen (`ADD`, `Added`, `No change`, `Coverage & Long
+# Desc Change`, …). Order matters: `B` (coverage and long description) before `C` and `F`.
+ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), letter)
+    for p, letter in [
+        (r"^(no\b|unchanged)", "N"),
+        (r"^add", "A"),
+        (r"re-? ?activ", "R"),
+        (r"discontinu|delet|terminat", "D"),
+        (r"payment|pricing", "P"),
+        (r"misc|betos|type of service", "T"),
+        (r"(coverage|admin).*long|long.*(coverage|admin)", "B"),
+        (r"long", "C"),
+        (r"short", "S"),
+        (r"coverage|admin", "F"),
+    ]
+]
+# Transaction-report headers, matched on the folded header text with every run of characters other
+# than letters and digits made one space: the code column has been `HCPCS/Modifier Code` (2017,
+# 2018), `HCPC/MOD` (Apr 2020), `HCPC` (Jul, Oct 2020); the action `Type of Change` or `ACTION CD`.
+REPORT_CODE_HEADER = re.compile(r"^(hcpcs?|code)( (or|and|modifier|mod|code))*$")
+REPORT_CHANGE_HEADER = re.compile(
+    r"^(type of (change|action)|action( (cd|code|type))?|change( type)?)$"
+)
+_REPORT_SHEET = re.compile(r"\bby hcpcs?\b")
+_KEY_SHEET = re.compile(r"\bkey\b")
 
 _EXCLUDED = ("trans", "correction", "readme", "proc_notes", "noc", "recordlayout")
 
@@ -112,10 +141,10 @@ def _no_first_line(file: str, line: int | None, code: str) -> ReleaseFormatError
     )
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+def _frame(rows: list[dict[str, Any]], columns: list[str] = COLUMNS) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
     return frame.astype(
-        {c: "str" for c in _VALUE_COLUMNS} | {"line": "int64", "continuations": "int64"}
+        {c: "str" for c in _VALUE_COLUMNS} | {c: "int64" for c in columns[len(_VALUE_COLUMNS) :]}
     )
 
 
@@ -127,7 +156,9 @@ def read_hcpcs_fixed_width(text: str, file: str) -> Table:
 
     Raises ReleaseFormatError for a first-line record too short to hold ACTION CD (< 293 chars),
     a continuation without its first line, a line of unknown shape or RECID, or no record at all.
-    Short (91-byte) or long continuation lines, trailing spaces and blank lines are accepted.
+    Short (91-byte) continuation lines and blank lines are accepted. Each key's longest record
+    (line end excluded, trailing spaces included) is kept as `record_length` and
+    `record_length_line`: records longer than 320 are the schema's to refuse, not the reader's.
     """
     lines = split_lines(text)
     start = next((i for i, line in enumerate(lines) if _RECORD.match(line)), None)
@@ -166,6 +197,7 @@ def read_hcpcs_fixed_width(text: str, file: str) -> Table:
             }
             row["is_modifier"] = "Y" if recid == "7" else "N"
             row["line"] = number
+            row["record_length"], row["record_length_line"] = len(line), number
             rows.append(row)
             segments = [row["long_description"]]
         elif recid in "48":
@@ -177,6 +209,8 @@ def read_hcpcs_fixed_width(text: str, file: str) -> Table:
             ):
                 raise _no_first_line(file, number, code)
             segments.append(_clean(line[11:91]))
+            if len(line) > current["record_length"]:
+                current["record_length"], current["record_length_line"] = len(line), number
         else:
             raise ReleaseFormatError(file, number, f"unknown RECID {recid!r} for {code!r}")
     close()
@@ -185,7 +219,7 @@ def read_hcpcs_fixed_width(text: str, file: str) -> Table:
         if start
         else None
     )
-    return Table(file, _frame(rows), skipped)
+    return Table(file, _frame(rows, TXT_COLUMNS), skipped)
 
 
 # --- xlsx -------------------------------------------------------------------------------------
@@ -203,20 +237,24 @@ def _cell_text(value: Any) -> str:
 
 
 def _workbook_sheets(
-    data: bytes, file: str, choose: Callable[[list[str]], list[str]] = lambda names: names[:1]
+    data: bytes,
+    file: str,
+    choose: Callable[[list[str]], list[str]] = lambda names: names[:1],
+    limit: int | None = None,
 ) -> dict[str, list[tuple[int, list[str]]]]:
     """Rows of the sheets `choose` picks from the sheet names (default: the first sheet).
 
-    Rows are (1-based row number, raw cell texts, unstripped); fully empty rows are dropped.
+    Rows are (1-based row number, raw cell texts, unstripped); fully empty rows are dropped;
+    `limit` stops after that many rows of a sheet.
     """
     with warnings.catch_warnings():
         # Print headers/footers openpyxl cannot parse (2017-2020 files) are irrelevant to the data.
         warnings.filterwarnings("ignore", "Cannot parse header or footer", UserWarning)
-        return _read_sheets(data, file, choose)
+        return _read_sheets(data, file, choose, limit)
 
 
 def _read_sheets(
-    data: bytes, file: str, choose: Callable[[list[str]], list[str]]
+    data: bytes, file: str, choose: Callable[[list[str]], list[str]], limit: int | None
 ) -> dict[str, list[tuple[int, list[str]]]]:
     import openpyxl  # imported late: only HCPCS needs it
 
@@ -231,6 +269,8 @@ def _read_sheets(
             sheet.reset_dimensions()  # trust the cells, not a stale <dimension>
             rows = []
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if limit is not None and number > limit:
+                    break
                 texts = [_cell_text(v) for v in values]
                 if any(_clean(t) for t in texts):
                     rows.append((number, texts))
@@ -240,31 +280,50 @@ def _read_sheets(
         book.close()
 
 
+def _header_text(cell: str) -> str:
+    return " ".join(_clean(cell).upper().split())
+
+
+def _anweb_header_at(rows: list[tuple[int, list[str]]]) -> int | None:
+    """Index of the `.xlsx` header row: the first naming at least three of the 48 columns (the
+    header starts at row 1 or after a `***Disclaimers` block, §2.6)."""
+    for index, (_, cells) in enumerate(rows):
+        if sum(_header_text(c) in XLSX_HEADER for c in cells) >= _MIN_HEADER_NAMES:
+            return index
+    return None
+
+
 def _header_index(header: list[str], names: dict[str, str], file: str, line: int) -> dict[str, int]:
-    """Column → position for every name in `names` (header text → column), found by text."""
+    """Column → position for every name in `names` (header text → column), found by text.
+
+    Raises ReleaseFormatError naming every header text missing from the row, in `names` order.
+    """
     positions: dict[str, int] = {}
     for index, cell in enumerate(header):
-        key = " ".join(_clean(cell).upper().split())
+        key = _header_text(cell)
         if key in names and names[key] not in positions:
             positions[names[key]] = index
-    missing = [h for h, column in names.items() if column not in positions]
+    missing = [repr(h) for h, column in names.items() if column not in positions]
     if missing:
-        raise ReleaseFormatError(file, line, f"header {missing[0]!r} missing from the header row")
+        plural = "s" if len(missing) > 1 else ""
+        raise ReleaseFormatError(
+            file, line, f"column{plural} {', '.join(missing)} missing from the header row"
+        )
     return positions
 
 
 def read_hcpcs_xlsx(data: bytes, file: str) -> Table:
-    """`*ANWEB*.xlsx`: the first sheet, header row found by `HCPC` in its first cell.
+    """`*ANWEB*.xlsx`: the first sheet, header row found by its column names (HCPC, SEQNUM, …).
 
     Every cell is read as text; a RECID 4/8 row (the stray `G0503` row of 2020) continues the
-    preceding key's long description.
+    preceding key's long description. Raises ReleaseFormatError naming every missing column.
     """
     [rows] = _workbook_sheets(data, file).values()
-    start = next(
-        (i for i, (_, cells) in enumerate(rows) if cells and _clean(cells[0]) == "HCPC"), None
-    )
+    start = _anweb_header_at(rows)
     if start is None:
-        raise ReleaseFormatError(file, None, "no header row with 'HCPC' in the first column")
+        raise ReleaseFormatError(
+            file, None, "no header row naming the HCPCS columns (HCPC, SEQNUM, RECID, …)"
+        )
     header_line, header = rows[start]
     positions = _header_index(header, XLSX_HEADER, file, header_line)
     records: list[dict[str, Any]] = []
@@ -298,72 +357,159 @@ def _label_key(label: str) -> str:
     return " ".join(label.casefold().split())
 
 
-def read_hcpcs_transactions(data: bytes, file: str) -> Table:
-    """Transaction report `.xlsx`: the `Changes by HCPC…` sheet as `hcpc`, `label`, `action`.
+def _report_header_key(cell: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", _clean(cell).casefold()).split())
 
-    Labels are mapped to action letters case-insensitively (the `Action Code Key` sheet plus the
-    labels of FORMATS.md §2.4/§2.7); an unknown label raises ReleaseFormatError. Rows are kept as
-    written, duplicates included.
+
+def action_for_label(label: str, labels: dict[str, str] = ACTION_LABELS) -> str | None:
+    """The action letter a transaction-report label stands for, None when it is not understood.
+
+    A letter stands for itself; otherwise the label is looked up case-folded with whitespace
+    collapsed in `labels` (folded label → letter), then matched against ACTION_PATTERNS.
     """
+    if label in ACTION_CODES:
+        return label
+    key = _label_key(label)
+    if key in labels:
+        return labels[key]
+    return next((letter for pattern, letter in ACTION_PATTERNS if pattern.search(key)), None)
 
-    def choose(names: list[str]) -> list[str]:
-        by_code = [n for n in names if "by hcpc" in n.casefold()][:1]
-        if not by_code:
-            raise ReleaseFormatError(
-                file, None, f"no sheet named 'Changes by HCPC…' (sheets: {', '.join(names)})"
-            )
-        return by_code + [n for n in names if "action code key" in n.casefold()][:1]
+
+def _report_header(rows: list[tuple[int, list[str]]]) -> tuple[int, int, int] | None:
+    """(row index, code column, type-of-change column) of the first row naming both."""
+    for index, (_, cells) in enumerate(rows):
+        keys = [_report_header_key(c) for c in cells]
+        code_at = next((i for i, k in enumerate(keys) if REPORT_CODE_HEADER.match(k)), None)
+        change_at = next(
+            (i for i, k in enumerate(keys) if i != code_at and REPORT_CHANGE_HEADER.match(k)), None
+        )
+        if code_at is not None and change_at is not None:
+            return index, code_at, change_at
+    return None
+
+
+def _is_key_sheet(name: str) -> bool:
+    return bool(_KEY_SHEET.search(_label_key(name)))
+
+
+def read_hcpcs_transactions(data: bytes, file: str) -> Table:
+    """Transaction report `.xlsx` as `hcpc`, `label` (as written), `action` (its letter), `line`.
+
+    The sheet read is the one named `Changes by HCPC…` (else the first sheet, other than the
+    `Action Code Key`, with a recognised header); its header row is the first with a code column
+    (REPORT_CODE_HEADER) and a type-of-change column (REPORT_CHANGE_HEADER). Labels become letters
+    by `action_for_label`, the `Action Code Key` sheet's own wording added to ACTION_LABELS. Rows
+    are kept as written, duplicates included.
+
+    Raises ReleaseFormatError when no sheet has such a header, a type of change is not understood
+    (the first such row; the message counts the others), a row has no code, or no row follows the
+    header.
+    """
+    names: list[str] = []
+
+    def choose(found: list[str]) -> list[str]:
+        names.extend(found)
+        keys = [n for n in found if _is_key_sheet(n)][:1]
+        data_sheets = [n for n in found if not _is_key_sheet(n)]
+        by_code = [n for n in data_sheets if _REPORT_SHEET.search(_label_key(n))][:1]
+        return (by_code or data_sheets) + keys
 
     sheets = _workbook_sheets(data, file, choose)
-    by_code, *key_sheet = sheets
     labels = dict(ACTION_LABELS)
-    for _, cells in sheets[key_sheet[0]] if key_sheet else []:
-        letter, label = (_clean(c) for c in [*cells, "", ""][:2])
-        if letter in ACTION_CODES and label:
-            labels[_label_key(label)] = letter
-
-    rows = sheets[by_code]
-    header_at = next(
+    for name in filter(_is_key_sheet, sheets):
+        for _, cells in sheets[name]:
+            letter, label = (_clean(c) for c in [*cells, "", ""][:2])
+            if letter in ACTION_CODES and label:
+                labels[_label_key(label)] = letter
+    found = next(
         (
-            i
-            for i, (_, cells) in enumerate(rows)
-            if any(_clean(c).casefold() in _REPORT_CODE_HEADERS for c in cells)
+            (name, at)
+            for name in sheets
+            if not _is_key_sheet(name) and (at := _report_header(sheets[name])) is not None
         ),
         None,
     )
-    if header_at is None:
+    if found is None:
         raise ReleaseFormatError(
-            file, None, f"sheet {by_code!r}: no header row with 'HCPCS/Modifier Code' or 'HCPC'"
+            file,
+            None,
+            "no sheet with a header row naming the code (HCPCS/Modifier Code, HCPC/MOD, HCPC, …) "
+            f"and the type of change (Type of Change, ACTION CD, …) (sheets: {', '.join(names)})",
         )
+    sheet, (header_at, code_at, change_at) = found
+    rows = sheets[sheet]
     header_line, header = rows[header_at]
-    folded = [_clean(c).casefold() for c in header]
-    code_at = next(i for i, c in enumerate(folded) if c in _REPORT_CODE_HEADERS)
-    change_at = next((i for i, c in enumerate(folded) if c in _REPORT_CHANGE_HEADERS), None)
-    if change_at is None:
-        raise ReleaseFormatError(
-            file, header_line, f"sheet {by_code!r}: no 'Type of Change' or 'ACTION CD' column"
-        )
     records = []
+    unknown: list[tuple[int, str, str]] = []
     for number, cells in rows[header_at + 1 :]:
         cells = cells + [""] * (len(header) - len(cells))
         code, label = _clean(cells[code_at]), _clean(cells[change_at])
         if not code and not label:
             continue
-        action = label if label in ACTION_CODES else labels.get(_label_key(label))
-        if action is None or not code:
-            problem = f"unknown type of change {label!r}" if code else "row without a code"
-            raise ReleaseFormatError(file, number, f"sheet {by_code!r}: {problem} for {code!r}")
-        records.append((code, label, action, number))
+        if not code:
+            raise ReleaseFormatError(
+                file, number, f"sheet {sheet!r}: row without a code (type of change {label!r})"
+            )
+        action = action_for_label(label, labels)
+        if action is None:
+            unknown.append((number, code, label))
+        else:
+            records.append((code, label, action, number))
+    if unknown:
+        number, code, label = unknown[0]
+        problem = f"sheet {sheet!r}: unknown type of change {label!r} for {code!r}"
+        if len(unknown) > 1:
+            others = sorted({lbl for _, _, lbl in unknown[1:]} - {label})
+            also = f"; also {', '.join(repr(o) for o in others)}" if others else ""
+            problem += f" (and {len(unknown) - 1} more row(s){also})"
+        raise ReleaseFormatError(file, number, problem)
+    if not records:
+        raise ReleaseFormatError(file, header_line, f"sheet {sheet!r}: no rows under the header")
     frame = pd.DataFrame(records, columns=["hcpc", "label", "action", "line"])
     frame = frame.astype({"hcpc": "str", "label": "str", "action": "str", "line": "int64"})
     before = header_line - 1
     skipped = (
-        Skipped(file, before, f"rows of sheet {by_code!r} before the header") if before else None
+        Skipped(file, before, f"rows of sheet {sheet!r} before the header") if before else None
     )
     return Table(file, frame, skipped)
 
 
-# --- members ----------------------------------------------------------------------------------
+# --- which file is which ----------------------------------------------------------------------
+
+
+def sniff_hcpcs_file(data: bytes) -> str | None:
+    """What one HCPCS file is by its content alone, whatever its name.
+
+    `txt`: text with a line of the ANWEB record shape (`^.{5}\\d{5}[3478]`); `transactions`: a
+    workbook with a `Changes by HCPC…` or `Action Code Key` sheet; `xlsx`: another workbook whose
+    first sheet has the ANWEB header row (HCPC, SEQNUM, RECID, …); None: anything else.
+    """
+    if data[:4] == b"PK\x03\x04":
+        return _sniff_workbook(data)
+    text = data.decode("latin-1")  # never fails; only the record shape matters here
+    return "txt" if any(_RECORD.match(line) for line in split_lines(text)) else None
+
+
+def _sniff_workbook(data: bytes) -> str | None:
+    names: list[str] = []
+
+    def first(found: list[str]) -> list[str]:
+        names.extend(found)
+        return found[:1]
+
+    try:
+        [rows] = _workbook_sheets(data, "", first, limit=_SNIFF_ROWS).values()
+    except Exception:  # a zip that is no readable workbook is none of ours
+        return None
+    folded = [_label_key(n) for n in names]
+    if any(_REPORT_SHEET.search(n) or "action code key" in n for n in folded):
+        return "transactions"
+    return "xlsx" if _anweb_header_at(rows) is not None else None
+
+
+def _is_single_file(archive: ReleaseArchive) -> bool:
+    """A release given as one file (not a directory, not a zip of files)."""
+    return archive.location.is_file() and archive.members() == [archive.location.name]
 
 
 def _pick(archive: ReleaseArchive, role: str, names: list[str]) -> str | None:
@@ -375,11 +521,17 @@ def _pick(archive: ReleaseArchive, role: str, names: list[str]) -> str | None:
 def find_hcpcs_members(
     archive: ReleaseArchive, main_required: bool = True
 ) -> dict[str, str | None]:
-    """Members playing the roles `txt`, `xlsx` (ANWEB file) and `transactions` (report), by name.
+    """Members playing the roles `txt`, `xlsx` (ANWEB file) and `transactions` (report).
+
+    In a directory or zip, by name (the transaction report, corrections, NOC lists, read-mes and
+    record layouts are never taken for the ANWEB file). A release given as a single file is
+    recognised by its content (`sniff_hcpcs_file`), whatever its name.
 
     Raises SourceLayoutError when two members fit one role, or (if `main_required`) when there is
     neither an ANWEB txt nor xlsx.
     """
+    if _is_single_file(archive):
+        return _single_file_members(archive, main_required)
     found: dict[str, list[str]] = {"txt": [], "xlsx": [], "transactions": []}
     for member in archive.members():
         path = PurePosixPath(member)
@@ -402,6 +554,35 @@ def find_hcpcs_members(
             archive.name, "no HCPCS ANWEB file ('*ANWEB*.txt' or '*ANWEB*.xlsx') found"
         )
     return members
+
+
+def _single_file_members(archive: ReleaseArchive, main_required: bool) -> dict[str, str | None]:
+    [name] = archive.members()
+    kind = sniff_hcpcs_file(archive.read_bytes(name))
+    members: dict[str, str | None] = {"txt": None, "xlsx": None, "transactions": None}
+    if kind is not None:
+        members[kind] = name
+    if main_required and kind == "transactions":
+        raise SourceLayoutError(
+            archive.name,
+            "is an HCPCS transaction report, not an ANWEB file (give it with --transactions)",
+        )
+    if main_required and kind is None:
+        raise SourceLayoutError(
+            archive.name,
+            "is not an HCPCS ANWEB file: neither text with 320-byte records (a line matching "
+            "'^.{5}\\d{5}[3478]') nor a workbook whose first sheet has the HCPCS header row "
+            "(HCPC, SEQNUM, RECID, …)",
+        )
+    return members
+
+
+def find_transaction_report(archive: ReleaseArchive) -> str | None:
+    """The transaction report given separately (`--transactions`): a single file is taken as the
+    report whatever its name or content; in a directory or zip it is found by name."""
+    if _is_single_file(archive):
+        return archive.members()[0]
+    return find_hcpcs_members(archive, main_required=False)["transactions"]
 
 
 # --- cross-check ------------------------------------------------------------------------------
@@ -439,15 +620,21 @@ def compare_txt_xlsx(txt: pd.DataFrame, xlsx: pd.DataFrame, file: str) -> list[F
     for column in columns:
         left = both[f"{column}_txt"].astype("str").str.split().str.join(" ")
         right = both[f"{column}_xlsx"].astype("str").str.split().str.join(" ")
-        for index in both.index[left != right]:
-            failures.append(
-                Failure(
-                    file,
-                    int(both.at[index, "line_xlsx"]),
-                    column,
-                    f"xlsx differs from the txt for {both.at[index, 'hcpc']}",
-                    f"txt {both.at[index, f'{column}_txt']!r} / "
-                    f"xlsx {both.at[index, f'{column}_xlsx']!r}",
-                )
+        differ = both[left != right]
+        failures += [
+            Failure(
+                file,
+                int(line),
+                column,
+                f"xlsx differs from the txt for {key}",
+                f"txt {old!r} / xlsx {new!r}",
             )
+            for line, key, old, new in zip(
+                differ["line_xlsx"],
+                differ["hcpc"],
+                differ[f"{column}_txt"],
+                differ[f"{column}_xlsx"],
+                strict=True,
+            )
+        ]
     return failures
