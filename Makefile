@@ -41,6 +41,7 @@ demo: $(BIN)/codecatalog
 test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench
 	$(BIN)/ruff format --check src flows tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -m "$(PYTEST_MARKERS)"
 
 stop:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -119,7 +120,9 @@ def register_editorial(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function("is_editorial", is_editorial, ["VARCHAR", "VARCHAR"], "BOOLEAN")
 
 
-def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> duckdb.DuckDBPyConnection:
+def _execute(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> duckdb.DuckDBPyConnection:
     """Run `sql` with the named parameters it uses (DuckDB refuses unused ones)."""
     return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
 
@@ -129,7 +132,9 @@ def _date_expr(column: str | None) -> str:
     return f"try_strptime(nullif({column}, ''), '%Y%m%d')::DATE" if column else "NULL::DATE"
 
 
-def _params(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str) -> dict:
+def _params(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> dict[str, Any]:
     old_release = find_release(con, cfg.name, old)
     new_release = find_release(con, cfg.name, new)
     if not old_release.order < new_release.order:

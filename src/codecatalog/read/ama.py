@@ -22,8 +22,11 @@ def _after_preamble(text: str, file: str) -> tuple[list[tuple[int, str]], Skippe
     blanks = [i for i, line in enumerate(lines) if not line.strip()]
     start = blanks[-1] + 1 if blanks else 0
     preamble = "\n".join(lines[:start])
-    skipped = Skipped(file, start, "licence preamble up to the last blank line", preamble)
-    skipped = skipped if start else None
+    skipped = (
+        Skipped(file, start, "licence preamble up to the last blank line", preamble)
+        if start
+        else None
+    )
     return [(i + 1, line) for i, line in enumerate(lines) if i >= start], skipped
 
 

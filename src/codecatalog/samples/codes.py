@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 # key, first number, last number, suffix, initial count, pre-first-year deletions, adds per year
 CATS = (
@@ -38,7 +39,7 @@ class Code:
     short: str
     consumer: str | None
     clin_base: str | None
-    clinicians: list[list] = field(default_factory=list)  # [id, text] pairs, file order
+    clinicians: list[list[Any]] = field(default_factory=list)  # mutable [id, text], file order
     pla: dict[str, str] | None = None
 
 

@@ -86,7 +86,7 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
         fname: str,
         limit: int | None = None,
         kinds: Sequence[str] = EDITORIAL_KINDS,
-    ):
+    ) -> Callable[[Code], bool]:
         def fn(rec: Code) -> bool:
             old = getattr(rec, attr)
             new = (
@@ -124,7 +124,7 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
         rec.long = new
         return True
 
-    def clin_edit(kind: str):
+    def clin_edit(kind: str) -> Callable[[Code], bool]:
         def fn(rec: Code) -> bool:
             pair = r.choice(rec.clinicians)
             new = revise(pair[1], r) if kind == "descriptor_revised" else editorial(pair[1], r)
@@ -154,7 +154,7 @@ def transition(catalog: Catalog, y0: int, y1: int) -> None:
         log(rec.code, "descriptor_revised", f"clinician_descriptor:{cid}", text, "")
         return True
 
-    def pla_attr(key: str, fname: str, choices: Callable[[], str]):
+    def pla_attr(key: str, fname: str, choices: Callable[[], str]) -> Callable[[Code], bool]:
         def fn(rec: Code) -> bool:
             assert rec.pla is not None
             old, new = rec.pla[key], choices()
