@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cli_run import refresh_argv
 
 from codecatalog.cli import EXIT_REFUSED, build_parser, main
 
@@ -29,21 +30,7 @@ def test_refresh_prints_what_it_published(
     samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     wh = tmp_path / "wh"
-    assert (
-        main(
-            [
-                "refresh",
-                "cpt",
-                str(samples / "cpt-2024"),
-                "--version",
-                "2024",
-                "--warehouse",
-                str(wh),
-                "--plain",
-            ]
-        )
-        == 0
-    )
+    assert main(refresh_argv(samples / "cpt-2024", "2024", wh, "--plain")) == 0
     assert capsys.readouterr().out == (
         "cpt 2024: loaded\n"
         f"  published: {wh / 'published/cpt/2024'}\n"

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import refresh_argv, run_cli
 from local_http import serving
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -105,24 +104,7 @@ def test_the_cli_runs_the_flow_when_an_api_is_configured(
     prefect_api: str, samples: Path, tmp_path: Path
 ) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codecatalog.cli",
-            "refresh",
-            "cpt",
-            str(samples / "cpt-2024"),
-            "--version",
-            "2024",
-            "--warehouse",
-            str(tmp_path / "wh"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    done = run_cli(refresh_argv(samples / "cpt-2024", "2024", tmp_path / "wh"), env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "cpt 2024: loaded"
     run_ids = [line.rsplit("/", 1)[1] for line in done.stderr.splitlines() if "View at " in line]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import refresh_argv
 from warehouse_state import attempts
 
 from codecatalog import warehouse
@@ -136,18 +137,7 @@ def test_a_correction_with_the_content_of_its_base_is_flagged(
 ) -> None:
     from codecatalog.cli import main
 
-    code = main(
-        [
-            "refresh",
-            "cpt",
-            str(samples / "cpt-2026"),
-            "--version",
-            "2026r1",
-            "--warehouse",
-            str(loaded_warehouse),
-            "--plain",
-        ]
-    )
+    code = main(refresh_argv(samples / "cpt-2026", "2026r1", loaded_warehouse, "--plain"))
     out = capsys.readouterr().out
     note = "2026r1 has the same content as 2026, the version it corrects"
     assert code == 0

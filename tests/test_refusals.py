@@ -10,11 +10,10 @@ import errno
 import hashlib
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import refresh_argv, run_cli
 from warehouse_state import attempts, snapshot
 
 import codecatalog.publish
@@ -30,9 +29,7 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 
 def refresh_args(samples: Path, warehouse_dir: Path, *extra: str) -> list[str]:
     """A `--plain` refresh of the 2026 sample as the correction 2026r1 (which would load)."""
-    release = str(samples / "cpt-2026")
-    where = ["--warehouse", str(warehouse_dir)]
-    return ["refresh", "cpt", release, "--version", "2026r1", *where, "--plain", *extra]
+    return refresh_argv(samples / "cpt-2026", "2026r1", warehouse_dir, "--plain", *extra)
 
 
 def files(directory: Path) -> dict[str, str]:
@@ -228,13 +225,7 @@ def test_a_prefect_server_that_is_not_reachable(
     before, count = snapshot(loaded_warehouse), len(attempts(loaded_warehouse))
     argv = refresh_args(samples, loaded_warehouse)
     argv.remove("--plain")
-    done = subprocess.run(
-        [sys.executable, "-m", "codecatalog.cli", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = run_cli(argv, env)
     message = (
         f"Prefect API at {url} is not reachable (connection refused); start it with "
         "`prefect server start`, unset PREFECT_API_URL, or run with --plain"
@@ -250,24 +241,7 @@ def test_no_prefect_api_runs_in_process_and_says_so(samples: Path, tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     wh = tmp_path / "wh"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codecatalog.cli",
-            "refresh",
-            "cpt",
-            str(samples / "cpt-2024"),
-            "--version",
-            "2024",
-            "--warehouse",
-            str(wh),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = run_cli(refresh_argv(samples / "cpt-2024", "2024", wh), env)
     assert (done.returncode, done.stderr) == (
         0,
         "no Prefect API configured: running the steps in-process (for run history, start "

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cli_run import refresh_argv
 
 from codecatalog import warehouse
 from codecatalog.errors import WarehouseBusy
@@ -52,10 +53,8 @@ def another_writer(warehouse_dir: Path) -> Iterator[str]:
 
 def cli_refresh(release: Path, version: str, warehouse_dir: Path) -> list[str]:
     """The command line of an in-process (`--plain`) CPT refresh in a separate process."""
-    return [
-        *(sys.executable, "-m", "codecatalog.cli", "refresh", "cpt", str(release)),
-        *("--version", version, "--plain", "--warehouse", str(warehouse_dir)),
-    ]
+    argv = refresh_argv(release, version, warehouse_dir, "--plain")
+    return [sys.executable, "-m", "codecatalog.cli", *argv]
 
 
 def releases(warehouse_dir: Path) -> list[str]:
