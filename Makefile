@@ -42,7 +42,7 @@ test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench
 	$(BIN)/ruff format --check src flows tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -m "$(PYTEST_MARKERS)"
+	$(BIN)/pytest -m "$(PYTEST_MARKERS)" --durations=5
 
 stop:
 	-$(BIN)/python -m codecatalog.prefect_server stop
