@@ -136,21 +136,20 @@ def refresh_flow(
         root = pipeline.published_root(warehouse_dir)
         with pipeline.open_writer(warehouse_dir, wait=wait) as writer:
             recovered = recover(writer, root, codeset)
-            with writer.transaction():
+            with pipeline.landing(writer, root, codeset, version) as landed:
                 loaded = load(writer.con, request, release, warnings)
                 comparison = diff(writer.con, codeset, version)
-                staged = publish(
+                landed.staged = publish(
                     writer.con, root, codeset, version, comparison, warnings, loaded.notes
                 )
-            latest = pipeline.place_step(writer.con, root, codeset, staged)
-    result = pipeline.refresh_result(
-        request, loaded, recovered, comparison, staged, latest, warnings
-    )
+    result = pipeline.refresh_result(request, loaded, recovered, comparison, landed, warnings)
     create_markdown_artifact(
         (result.published / "report.md").read_text(encoding="utf-8"),
         key=f"{codeset}-change-report",
         description=f"Change report for {codeset} {version}",
     )
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     for note in result.notes:
         print(f"note: {note}")
     print(f"{codeset} {version}: {result.outcome}; published {result.published}")

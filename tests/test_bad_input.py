@@ -33,7 +33,6 @@ from codecatalog.errors import (
 from codecatalog.pipeline import refresh
 from codecatalog.sources import source
 
-TABLES = ("releases", "cpt_catalog", "cpt_details", "cpt_history")
 LONGULT = "standard/LONGULT.txt"
 MEDU = "standard/MEDU.txt"
 SHORTU = "standard/SHORTU.txt"

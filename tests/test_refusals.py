@@ -10,15 +10,20 @@ import errno
 import hashlib
 import os
 import socket
+import zipfile
 from pathlib import Path
 
 import pytest
 from cli_run import refresh_argv, run_cli
+from local_http import Response, serving
 from warehouse_state import attempts, snapshot
 
 import codecatalog.publish
 import codecatalog.warehouse
 from codecatalog.cli import main
+from codecatalog.errors import WarehouseUnusable
+from codecatalog.pipeline import refresh
+from codecatalog.writer import Writer
 
 
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -248,3 +253,109 @@ def test_no_prefect_api_runs_in_process_and_says_so(samples: Path, tmp_path: Pat
         "`prefect server start` and set PREFECT_API_URL)\n",
     )
     assert done.stdout.splitlines()[0] == "cpt 2024: loaded"
+
+
+def test_a_failure_after_the_commit_says_the_release_is_loaded_and_the_next_refresh_finishes(
+    capsys: pytest.CaptureFixture,
+    loaded_warehouse: Path,
+    samples: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def full_disk(self: Writer) -> None:
+        raise WarehouseUnusable(f"cannot write {self.reader_path}: no space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Writer, "sync_reader", full_disk)
+        assert run(capsys, *refresh_args(samples, loaded_warehouse)) == (
+            2,
+            "",
+            "error: cpt 2026r1 is loaded, but finishing its publication failed (cannot write "
+            f"{loaded_warehouse / 'codecatalog.duckdb'}: no space left on device); the next "
+            "refresh of cpt publishes it\n",
+        )
+    assert [a["version"] for a in attempts(loaded_warehouse)] == ["2024", "2025", "2026"]
+
+    assert sorted(p.name for p in (loaded_warehouse / "published" / "cpt").iterdir()) == [
+        "2024", "2025", "2026", "latest.json",
+    ]  # fmt: skip
+
+    code, out, _ = run(capsys, *refresh_args(samples, loaded_warehouse))
+    assert (code, out.splitlines()[0]) == (0, "cpt 2026r1: published")
+    assert [(a["version"], a["outcome"]) for a in attempts(loaded_warehouse)][-2:] == [
+        ("2026r1", "loaded"),
+        ("2026r1", "unchanged"),
+    ]
+    published = loaded_warehouse / "published" / "cpt"
+    assert sorted(p.name for p in published.iterdir()) == [
+        "2024", "2025", "2026", "2026r1", "latest.json",
+    ]  # fmt: skip
+
+
+def test_a_zip_member_that_climbs_out_of_the_archive(
+    capsys: pytest.CaptureFixture, loaded_warehouse: Path, samples: Path, tmp_path: Path
+) -> None:
+    release = tmp_path / "cpt-2026.zip"
+    with zipfile.ZipFile(release, "w") as zf:
+        for path in sorted((samples / "cpt-2026").rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(samples / "cpt-2026").as_posix())
+        zf.writestr("../../etc/cron.d/evil", "* * * * * root true\n")
+    argv = refresh_argv(release, "2026r1", loaded_warehouse, "--plain")
+    message = (
+        f"{release}: member '../../etc/cron.d/evil' climbs out of the archive "
+        "(absolute path or '..')"
+    )
+    assert_refused_and_recorded(capsys, loaded_warehouse, argv, message)
+
+
+def test_an_html_page_served_as_the_release(
+    capsys: pytest.CaptureFixture, loaded_warehouse: Path
+) -> None:
+    page = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
+    routes = {"/cpt-2026.zip": lambda hits: Response(200, page, content_type="text/html")}
+    with serving(routes) as server:
+        url = server.url("/cpt-2026.zip")
+        argv = ["refresh", "cpt", url, "--version", "2026r1", "--plain",
+                "--warehouse", str(loaded_warehouse)]  # fmt: skip
+        message = (
+            f"{url}: not a release: got an HTML page (Content-Type: text/html; body begins "
+            f"{page[:40]!r})"
+        )
+        assert_refused_and_recorded(capsys, loaded_warehouse, argv, message)
+    downloads = loaded_warehouse / "downloads"
+    assert not downloads.exists() or list(downloads.rglob("*")) == []
+
+
+HCPCS_CASES = Path(__file__).parent / "cases" / "hcpcs"
+
+
+def test_an_hcpcs_record_longer_than_320_bytes(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh"
+    for version, name in [
+        ("2016", "reconstructed_2016_ANWEB.txt"),
+        ("2017", "excerpt_2017_ANWEB.txt"),
+    ]:
+        refresh("hcpcs", str(HCPCS_CASES / name), version, warehouse_dir=wh)
+    lines = (HCPCS_CASES / "excerpt_2018_ANWEB.txt").read_bytes().split(b"\r\n")
+    lines[15] = lines[15].ljust(320) + b"X"  # A5513's first record, line 16
+    bad = tmp_path / "HCPC2018_ANWEB.txt"
+    bad.write_bytes(b"\r\n".join(lines))
+    before, count = snapshot(wh), len(attempts(wh))
+
+    code, out, err = run(capsys, "refresh", "hcpcs", str(bad), "--version", "2018",
+                         "--warehouse", str(wh), "--plain")  # fmt: skip
+
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "error: refused: HCPC2018_ANWEB.txt: 1 validation failure(s)",
+        "  HCPC2018_ANWEB.txt: line 16, column 'record_length': less_than_or_equal_to(320) "
+        "(value '321')",
+    ]
+    assert snapshot(wh) == before
+    recorded = attempts(wh)
+    assert (len(recorded), recorded[-1]["outcome"]) == (count + 1, "rejected")
+    assert [(f["line"], f["column"], f["value"]) for f in recorded[-1]["failures"]] == [
+        (16, "record_length", "321")
+    ]

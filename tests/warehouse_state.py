@@ -8,24 +8,31 @@ from pathlib import Path
 
 import duckdb
 
-TABLES = ("releases", "cpt_catalog", "cpt_details", "cpt_history")
-
 
 def snapshot(warehouse: Path) -> dict:
-    """Every row of the loaded tables (ordered) and every published file's sha256."""
+    """Every row of every table but `load_attempts` (ordered), as the reader file holds them, and
+    every published entry (files by sha256, directories, hidden ones included)."""
     con = duckdb.connect(str(warehouse / "codecatalog.duckdb"), read_only=True)
     try:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_name <> "
+                "'load_attempts' ORDER BY table_name"
+            ).fetchall()
+        ]
         # Arrow tables (compared with Table.equals by ==): several times faster than fetchall.
-        rows = {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").to_arrow_table() for t in TABLES}
+        rows = {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").to_arrow_table() for t in tables}
     finally:
         con.close()
     published = warehouse / "published"
-    files = {
-        p.relative_to(published).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+    entries = {
+        p.relative_to(published).as_posix(): (
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "directory"
+        )
         for p in sorted(published.rglob("*"))
-        if p.is_file()
     }
-    return {"tables": rows, "published": files}
+    return {"tables": rows, "published": entries}
 
 
 def attempts(warehouse: Path) -> list[dict]:

@@ -37,7 +37,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         request = pipeline.Request.parse(
             args.source, args.path, args.version, args.effective, args.transactions
         )
-        use_flow = not args.plain and (args.prefect or _prefect_api_checked())
+        use_flow = not args.plain and _use_prefect(force=args.prefect)
     if use_flow:
         from codecatalog.prefect_api import allow_slow_temporary_server
 
@@ -67,20 +67,23 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prefect_api_checked() -> bool:
-    """True when a Prefect API is configured and answers; say so in one line when none is."""
+def _use_prefect(*, force: bool) -> bool:
+    """Whether to run the flow: a configured Prefect API that answers its health check, or
+    `--prefect` (a temporary server); otherwise say in one line that the steps run in-process."""
     from codecatalog.prefect_api import check_api, configured_api_url
 
     url = configured_api_url()
-    if url is None:
-        print(
-            "no Prefect API configured: running the steps in-process (for run history, start "
-            "`prefect server start` and set PREFECT_API_URL)",
-            file=sys.stderr,
-        )
-        return False
-    check_api(url)
-    return True
+    if url is not None:
+        check_api(url)
+        return True
+    if force:
+        return True
+    print(
+        "no Prefect API configured: running the steps in-process (for run history, start "
+        "`prefect server start` and set PREFECT_API_URL)",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _print_result(result: RefreshResult) -> None:
@@ -95,6 +98,8 @@ def _print_result(result: RefreshResult) -> None:
         print(f"  changes since {result.previous}: {summary}")
     if result.warnings:
         print(f"  warnings:  {len(result.warnings)} (listed in the report)")
+    for skipped in (w for w in result.warnings if "cross-check skipped" in w.check):
+        print(f"  skipped:   {skipped}")
     for note in result.notes:
         print(f"  note:      {note}")
 

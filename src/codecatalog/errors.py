@@ -76,6 +76,10 @@ class ValidationFailed(CodecatalogError):
         )
 
 
+class IncompleteRefresh(CodecatalogError):
+    """A release was loaded, but placing its version directory or the reader file failed."""
+
+
 class UnknownSource(CodecatalogError):
     """A source name that no declaration names."""
 

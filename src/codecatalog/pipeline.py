@@ -9,11 +9,13 @@ whole (rows, reconciliation, attempt record, published directory) or not at all.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -28,6 +30,7 @@ from codecatalog.diff.changes import (
 from codecatalog.errors import (
     CodecatalogError,
     Failure,
+    IncompleteRefresh,
     UsageError,
     ValidationFailed,
     VersionError,
@@ -148,12 +151,11 @@ def open_writer(
     """Take the warehouse's writer lock, prepare its tables and take in pending attempt records."""
     writer = Writer.open(warehouse_dir, wait=wait, clock=clock)
     try:
-        with (
-            writer.pending_attempts() as pending,
-            writer.transaction(sync=bool(pending) or not writer.reader_path.exists()),
-        ):
+        with writer.pending_attempts() as pending, writer.transaction():
             wh.prepare(writer.con)
             wh.record_attempts(writer.con, pending)
+        if pending:
+            writer.sync_reader()
     except BaseException:
         writer.close()
         raise
@@ -335,6 +337,49 @@ def publish_step(
     return Staged(stage_version(root, publication, clock()), target)
 
 
+@dataclass
+class Landing:
+    """What lands when a refresh's transaction commits: the staged directory, then `latest`."""
+
+    staged: Staged | None = None
+    latest: str | None = None
+
+
+@contextmanager
+def landing(writer: Writer, root: Path, codeset: str, version: str) -> Iterator[Landing]:
+    """The transaction a refresh loads, diffs and stages in (setting `.staged`), and what follows.
+
+    Leaving the block commits, replaces the reader file, renames the staged directory into place
+    and moves `latest`. A failure before the commit rolls everything back and removes the
+    staged directory; a failure after it raises IncompleteRefresh (the release is loaded: the next
+    refresh of the code set finishes publishing it).
+    """
+    landed = Landing()
+    try:
+        with writer.transaction():
+            yield landed
+    except BaseException:
+        _discard(landed.staged)
+        raise
+    if landed.staged is None:
+        raise ValueError("landing: nothing was staged")
+    try:
+        writer.sync_reader()
+        landed.latest = place_step(writer.con, root, codeset, landed.staged)
+    except (OSError, CodecatalogError, duckdb.Error) as err:
+        _discard(landed.staged)
+        raise IncompleteRefresh(
+            f"{codeset} {version} is loaded, but finishing its publication failed ({err}); "
+            f"the next refresh of {codeset} publishes it"
+        ) from None
+
+
+def _discard(staged: Staged | None) -> None:
+    """Remove a staged directory that was not renamed into place."""
+    if staged is not None and staged.staging is not None:
+        shutil.rmtree(staged.staging, ignore_errors=True)
+
+
 def place_step(con: duckdb.DuckDBPyConnection, root: Path, codeset: str, staged: Staged) -> str:
     """Rename a committed version's directory into place; point `latest` at the newest loaded
     version that is published. Returns that version."""
@@ -356,12 +401,11 @@ def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_no
         if version_dir(root, codeset, release.version).exists():
             continue
         warnings, notes = _recorded_outcome(con, codeset, release.version)
-        with writer.transaction():
+        with landing(writer, root, codeset, release.version) as landed:
             comparison = diff_step(con, codeset, release.version)
-            staged = publish_step(
+            landed.staged = publish_step(
                 con, root, codeset, release.version, comparison, warnings, notes, clock
             )
-        place_step(con, root, codeset, staged)
         published.append(release.version)
     return published
 
@@ -414,8 +458,8 @@ def record_refusal(
     warehouse_dir: Path, attempt: Attempt, err: CodecatalogError, clock: Clock = utc_now
 ) -> None:
     """Append the refused attempt to `load_attempts` (the side log when the warehouse is busy)."""
-    if isinstance(err, WarehouseUnusable):
-        return
+    if isinstance(err, WarehouseUnusable | IncompleteRefresh):
+        return  # the warehouse cannot take the record, or already holds the loaded release
     row = wh.attempt_row(
         codeset=attempt.codeset,
         version=attempt.version,
@@ -426,15 +470,23 @@ def record_refusal(
         message=str(err),
         failures=err.failures if isinstance(err, ValidationFailed) else [],
     )
+    if isinstance(err, WarehouseBusy):
+        _append_pending(warehouse_dir, row)
+        return
     try:
-        if isinstance(err, WarehouseBusy):
-            raise err
-        with open_writer(warehouse_dir, wait=0, clock=clock) as writer, writer.transaction():
-            wh.record_attempts(writer.con, [row])
+        with open_writer(warehouse_dir, wait=0, clock=clock) as writer:
+            with writer.transaction():
+                wh.record_attempts(writer.con, [row])
+            writer.sync_reader()
     except WarehouseBusy:
-        append_pending(warehouse_dir, row)
+        _append_pending(warehouse_dir, row)
     except (WarehouseUnusable, OSError):
         pass  # nowhere to record it; the error itself is reported
+
+
+def _append_pending(warehouse_dir: Path, row: dict[str, Any]) -> None:
+    with suppress(OSError):  # nowhere to record it; the error itself is reported
+        append_pending(warehouse_dir, row)
 
 
 def refresh(
@@ -467,14 +519,13 @@ def refresh(
         root = published_root(warehouse_dir)
         with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
             recovered = recover_step(writer, root, codeset, clock)
-            with writer.transaction():
+            with landing(writer, root, codeset, version) as landed:
                 loaded = load_step(writer.con, request, release, warnings, clock)
                 comparison = diff_step(writer.con, codeset, version)
-                staged = publish_step(
+                landed.staged = publish_step(
                     writer.con, root, codeset, version, comparison, warnings, loaded.notes, clock
                 )
-            latest = place_step(writer.con, root, codeset, staged)
-    return refresh_result(request, loaded, recovered, comparison, staged, latest, warnings)
+    return refresh_result(request, loaded, recovered, comparison, landed, warnings)
 
 
 def refresh_result(
@@ -482,11 +533,12 @@ def refresh_result(
     loaded: Loaded,
     recovered: list[str],
     comparison: Comparison,
-    staged: Staged,
-    latest: str,
+    landed: Landing,
     warnings: list[Failure],
 ) -> RefreshResult:
     """Summarise a finished refresh (`published` when only the interrupted publish was done now)."""
+    staged, latest = landed.staged, landed.latest
+    assert staged is not None and latest is not None  # landing() sets both or raises
     version = request.version.label
     outcome = (
         "published" if loaded.outcome == "unchanged" and version in recovered else loaded.outcome

@@ -30,17 +30,28 @@ def configured_api_url() -> str | None:
     return get_current_settings().api.url or None
 
 
-def check_api(url: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
-    """Raise PrefectUnavailable (one line, with what to do) unless `url`/health answers."""
+def check_api(url: str, timeout: float = HEALTH_TIMEOUT_SECONDS, tries: int = 3) -> None:
+    """Raise PrefectUnavailable (one line, with what to do) unless `url`/health answers.
+
+    A dead server refuses the connection at once; a live one slowed by a loaded machine gets
+    `tries` chances of `timeout` seconds each.
+    """
     health = url.rstrip("/") + "/health"
-    try:
-        response = requests.get(health, timeout=timeout)
-        response.raise_for_status()
-    except requests.RequestException as err:
-        raise PrefectUnavailable(
-            f"Prefect API at {url} is not reachable ({_reason(err)}); start it with "
-            "`prefect server start`, unset PREFECT_API_URL, or run with --plain"
-        ) from None
+    failure: requests.RequestException | None = None
+    for _ in range(tries):
+        try:
+            requests.get(health, timeout=timeout).raise_for_status()
+            return
+        except requests.Timeout as err:
+            failure = err  # slow, not dead: ask again
+        except requests.RequestException as err:
+            failure = err
+            break
+    assert failure is not None  # tries >= 1
+    raise PrefectUnavailable(
+        f"Prefect API at {url} is not reachable ({_reason(failure, tries)}); start it with "
+        "`prefect server start`, unset PREFECT_API_URL, or run with --plain"
+    )
 
 
 def allow_slow_temporary_server() -> None:
@@ -50,9 +61,9 @@ def allow_slow_temporary_server() -> None:
     )
 
 
-def _reason(err: requests.RequestException) -> str:
+def _reason(err: requests.RequestException, tries: int) -> str:
     if isinstance(err, requests.Timeout):
-        return f"no answer within {HEALTH_TIMEOUT_SECONDS} s"
+        return f"no answer within {HEALTH_TIMEOUT_SECONDS} s, {tries} times"
     if isinstance(err, requests.ConnectionError):
         return "connection refused"
     if isinstance(err, requests.HTTPError) and err.response is not None:

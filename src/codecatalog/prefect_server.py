@@ -12,6 +12,7 @@ Start-up takes 8–50 s on a loaded 2-core machine: `start` waits up to `--timeo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -40,14 +41,17 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
 
 
 def start(home: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> str:
-    """Start (or reuse) a local Prefect server with its state in `home`; return its API URL."""
+    """Start (or reuse) a local Prefect server with its state in `home`; return its API URL.
+
+    A server recorded in `home` whose process is still alive is reused, waiting for it to answer
+    rather than starting a second one.
+    """
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     state = home / STATE_NAME
-    if state.exists():
-        known = json.loads(state.read_text())
-        if healthy(known["url"]):
-            return str(known["url"])
+    known = json.loads(state.read_text()) if state.exists() else None
+    if known is not None and _alive(known["pid"]):
+        return _answering(home, str(known["url"]), known["pid"], timeout)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {
@@ -56,32 +60,26 @@ def start(home: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> str:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": "",
     }
-    log = (home / "server.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # survives the command that started it; stopped by `stop`
-    )
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    with (home / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the command that started it; stopped by `stop`
+        )
     state.write_text(json.dumps({"pid": process.pid, "url": url}) + "\n")
+    return _answering(home, url, process.pid, timeout)
+
+
+def _answering(home: Path, url: str, pid: int, timeout: float) -> str:
+    """Wait until the server at `url` answers; stop it and raise if it dies or takes too long."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if healthy(url):
+    while time.monotonic() < deadline and _alive(pid):
+        if healthy(url, timeout=3.0):
             return url
-        if process.poll() is not None:
-            break
         time.sleep(0.5)
     stop(home)
     raise ServerDidNotStart(
@@ -102,12 +100,22 @@ def stop(home: Path) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(100):
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             return True
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (reaping it first if it is our exited child)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     return True
 
 

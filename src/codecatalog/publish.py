@@ -47,14 +47,18 @@ def version_dir(root: Path, codeset: str, version: str) -> Path:
 
 
 def remove_partial_versions(root: Path, codeset: str) -> list[Path]:
-    """Delete the hidden `.VERSION-xxxx` directories an interrupted publish left behind.
+    """Delete the hidden `.VERSION-xxxx` directories and `.latest-PID.json` files an interrupted
+    publish left behind.
 
     Only safe while holding the warehouse's writer lock (no other publish can be running).
     """
     parent = Path(root) / codeset
-    stale = sorted(p for p in parent.glob(".*-*") if p.is_dir()) if parent.is_dir() else []
+    stale = sorted(parent.glob(".*-*")) if parent.is_dir() else []
     for path in stale:
-        shutil.rmtree(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     return stale
 
 

@@ -16,7 +16,6 @@ and start time of the holder. An attempt that could not be recorded because of t
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -121,7 +120,9 @@ class Writer:
     """The lock, the writer connection and the reader file of one warehouse directory.
 
     Use as a context manager (`with Writer.open(dir) as writer:`); `writer.con` is the DuckDB
-    connection to the writer file. `sync_reader()` publishes what is committed to the reader file.
+    connection to the writer file. `sync_reader()` publishes what is committed to the reader file;
+    opening replaces a reader file that is missing or older than the writer file (a refresh that
+    died between its commit and the copy).
     """
 
     def __init__(self, directory: Path, lock: IO[str], con: duckdb.DuckDBPyConnection) -> None:
@@ -139,15 +140,22 @@ class Writer:
         directory = usable_directory(warehouse_dir)
         lock = _acquire(directory / LOCK_NAME, default_wait() if wait is None else wait, clock)
         try:
+            for leftover in directory.glob(".*.duckdb.*.tmp"):  # copies a killed writer left
+                leftover.unlink()
             writer_path, reader_path = directory / WRITER_NAME, directory / READER_NAME
             if not writer_path.exists() and reader_path.exists():
                 check_database_file(reader_path)
                 _copy_atomically(reader_path, writer_path)
             con = open_database(writer_path, read_only=False)
-        except BaseException:
+            writer = cls(directory, lock, con)
+            if writer.reader_is_stale():
+                writer.sync_reader()
+        except BaseException as err:
             _release(lock)
+            if isinstance(err, OSError):
+                raise _unwritable(directory, err) from None
             raise
-        return cls(directory, lock, con)
+        return writer
 
     def __enter__(self) -> Writer:
         return self
@@ -161,8 +169,8 @@ class Writer:
         return self.directory / READER_NAME
 
     @contextmanager
-    def transaction(self, *, sync: bool = True) -> Iterator[None]:
-        """BEGIN … COMMIT (rolled back on any exception), then refresh the reader file.
+    def transaction(self) -> Iterator[None]:
+        """BEGIN … COMMIT, rolled back on any exception (the reader file is not touched).
 
         A full or read-only disk while writing becomes WarehouseUnusable.
         """
@@ -173,19 +181,22 @@ class Writer:
         except BaseException as err:
             with suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
-            if isinstance(err, OSError | duckdb.IOException):
+            if isinstance(err, OSError | duckdb.IOException | duckdb.FatalException):
                 reason = describe(err) if isinstance(err, OSError) else str(err)
                 raise WarehouseUnusable(
                     f"cannot write warehouse {self.directory}: {reason}"
                 ) from None
             raise
-        if sync:
-            self.sync_reader()
 
     def sync_reader(self) -> None:
         """Replace the reader file atomically with a copy of the committed writer file."""
         self.con.execute("CHECKPOINT")
         _copy_atomically(self.directory / WRITER_NAME, self.reader_path)
+
+    def reader_is_stale(self) -> bool:
+        """Whether the reader file is missing or older than the writer file."""
+        reader, writer = self.reader_path, self.directory / WRITER_NAME
+        return not reader.exists() or reader.stat().st_mtime_ns < writer.stat().st_mtime_ns
 
     @contextmanager
     def pending_attempts(self) -> Iterator[list[dict[str, Any]]]:
@@ -206,9 +217,7 @@ def _acquire(path: Path, wait: float, clock: Clock) -> IO[str]:
     try:
         handle = path.open("a+", encoding="utf-8")
     except OSError as err:
-        raise WarehouseUnusable(
-            f"cannot write to warehouse {path.parent}: {describe(err)}"
-        ) from None
+        raise _unwritable(path.parent, err) from None
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -228,9 +237,7 @@ def _acquire(path: Path, wait: float, clock: Clock) -> IO[str]:
         handle.flush()
     except OSError as err:
         _release(handle)
-        raise WarehouseUnusable(
-            f"cannot write to warehouse {path.parent}: {describe(err)}"
-        ) from None
+        raise _unwritable(path.parent, err) from None
     return handle
 
 
@@ -254,6 +261,4 @@ def _copy_atomically(source: Path, target: Path) -> None:
         os.replace(staging, target)
     except OSError as err:
         staging.unlink(missing_ok=True)
-        if err.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-            raise WarehouseUnusable(f"cannot write {target}: {describe(err)}") from None
-        raise
+        raise WarehouseUnusable(f"cannot write {target}: {describe(err)}") from None

@@ -23,8 +23,9 @@ from codecatalog.errors import SourceLayoutError, UsageError
 
 MAX_MEMBER_BYTES_ENV = "CODECATALOG_MAX_MEMBER_BYTES"
 DEFAULT_MAX_MEMBER_BYTES = 1024**3
-# Real release text deflates 20–50×; a member this much smaller packed than unpacked is a bomb.
-DEFAULT_MAX_COMPRESSION_RATIO = 1000.0
+# Real release text deflates 20–50× (the CMS zips at most 30×); a member packed 200× smaller than
+# it unpacks is a bomb (zeros deflate about 1000×).
+DEFAULT_MAX_COMPRESSION_RATIO = 200.0
 # ... once it is this large unpacked (tiny members can legitimately compress absurdly well).
 DEFAULT_RATIO_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 1024 * 1024
