@@ -661,8 +661,18 @@ def test_2017_to_2018_reconciliation_lists_every_disagreement(annual: Path, plai
     dropped = {k: p for k, _, _, p in rows if p.startswith("dropped out")}
     others = {k: (c, a, p) for k, c, a, p in rows if not p.startswith("dropped out")}
     assert others == DISAGREEMENTS_2018
-    # The four-year retention drop-out (FORMATS.md §2.10): 107 keys terminated in 2013.
     old, new = plain[2017, "txt"], plain[2018, "txt"]
+    # The table's `N but changed` rows, independently: every key both files hold that CMS marks N,
+    # is not newly terminated, and whose fields differ in the plain readings.
+    changed = expected_step(old, new)["changed_fields"]
+    assert {k: p for k, (_, _, p) in others.items() if p.startswith("N but changed")} == {
+        k: f"N but changed: {', '.join(sorted(fields))}"
+        for k, fields in changed.items()
+        if fields
+        and new[k]["action_cd"] == "N"
+        and not (new[k]["term_dt"] and not old[k]["term_dt"])
+    }
+    # The four-year retention drop-out (FORMATS.md §2.10): 107 keys terminated in 2013.
     assert dropped == {
         k: f"dropped out of the file, retired since {r['term_dt']}"
         for k, r in old.items()
