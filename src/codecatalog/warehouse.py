@@ -236,10 +236,10 @@ def record_attempts(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any
     """Append rows made by `attempt_row` to `load_attempts`."""
     columns = ", ".join(ATTEMPT_COLUMNS)
     marks = ", ".join("?" * len(ATTEMPT_COLUMNS))
-    for row in rows:
-        con.execute(
+    if rows:
+        con.executemany(
             f"INSERT INTO load_attempts ({columns}) VALUES ({marks})",
-            [row[c] for c in ATTEMPT_COLUMNS],
+            [[row[c] for c in ATTEMPT_COLUMNS] for row in rows],
         )
 
 
