@@ -87,7 +87,7 @@ def test_a_refresh_waits_a_bounded_time_then_names_the_holder(
             )
         waited = time.monotonic() - started
         assert str(caught.value) == f"warehouse busy: held by {holder}"
-        assert 1 <= waited < 5
+        assert 1 <= waited < 20  # read and validate, then a 1 s wait: bounded
         # The attempt could not go into the warehouse: it waits in the side log.
         [pending] = [
             json.loads(line) for line in (loaded_warehouse / PENDING_NAME).read_text().splitlines()
