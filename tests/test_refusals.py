@@ -10,6 +10,8 @@ import errno
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -359,3 +361,20 @@ def test_an_hcpcs_record_longer_than_320_bytes(
     assert [(f["line"], f["column"], f["value"]) for f in recorded[-1]["failures"]] == [
         (16, "record_length", "321")
     ]
+
+
+def test_a_temporary_prefect_server_gets_time_to_start(tmp_path: Path) -> None:
+    """`--prefect` without an API: Prefect's 20 s start-up timeout is raised before Prefect
+    reads its settings (setting it later has no effect)."""
+    script = (
+        "import os; from codecatalog.cli import _use_prefect; "
+        "assert _use_prefect(force=True); "
+        "from prefect.settings import get_current_settings; "
+        "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, "180\n"), done.stderr

@@ -39,9 +39,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         )
         use_flow = not args.plain and _use_prefect(force=args.prefect)
     if use_flow:
-        from codecatalog.prefect_api import allow_slow_temporary_server
-
-        allow_slow_temporary_server()
         from codecatalog.flows.refresh import refresh_flow
 
         result = refresh_flow(
@@ -70,8 +67,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def _use_prefect(*, force: bool) -> bool:
     """Whether to run the flow: a configured Prefect API that answers its health check, or
     `--prefect` (a temporary server); otherwise say in one line that the steps run in-process."""
-    from codecatalog.prefect_api import check_api, configured_api_url
+    from codecatalog.prefect_api import allow_slow_temporary_server, check_api, configured_api_url
 
+    allow_slow_temporary_server()  # before Prefect reads its settings (it reads them once)
     url = configured_api_url()
     if url is not None:
         check_api(url)
