@@ -27,6 +27,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from codecatalog import pipeline
 from codecatalog.errors import CodecatalogError, Failure, FetchError
 from codecatalog.read.release import Release
+from codecatalog.sources import source, use_sources
 from codecatalog.writer import Writer
 
 
@@ -65,9 +66,9 @@ def fetch(source_uri: str, warehouse_dir: Path) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def read(codeset: str, path: Path, transactions: Path | None) -> Release:
-    """Read every file of the release."""
-    return pipeline.read_step(codeset, path, transactions)
+def read(codeset: str, path: Path, transactions: Path | None, staging: Path | None) -> Release:
+    """Read every file of the release (a table release into the staging database)."""
+    return pipeline.read_step(codeset, path, transactions, staging)
 
 
 @task(cache_policy=NO_CACHE)
@@ -122,26 +123,34 @@ def refresh_flow(
     effective: date | None = None,
     transactions: str | None = None,
     wait: float | None = None,
+    allow_shrink: bool = False,
+    sources: list[Path] | None = None,
 ) -> pipeline.RefreshResult:
     """Refresh one release of `codeset` from `source_uri` as `version` (waiting up to `wait`
-    seconds for another refresh of the same warehouse)."""
+    seconds for another refresh of the same warehouse). `sources`: users' declaration files."""
+    if sources:
+        use_sources([Path(p) for p in sources])
     attempt = pipeline.Attempt(codeset, version, source_uri)
     with pipeline.recorded_refusal(warehouse_dir, attempt):
-        request = pipeline.Request.parse(codeset, source_uri, version, effective, transactions)
+        request = pipeline.Request.parse(
+            codeset, source_uri, version, effective, transactions, allow_shrink
+        )
         path = fetch(source_uri, warehouse_dir)
         extra = fetch(transactions, warehouse_dir) if transactions else None
-        release = read(codeset, path, extra)
-        attempt.content_sha256 = release.content_sha256
-        warnings = validate(request, release)
-        root = pipeline.published_root(warehouse_dir)
-        with pipeline.open_writer(warehouse_dir, wait=wait) as writer:
-            recovered = recover(writer, root, codeset)
-            with pipeline.landing(writer, root, codeset, version) as landed:
-                loaded = load(writer.con, request, release, warnings)
-                comparison = diff(writer.con, codeset, version)
-                landed.staged = publish(
-                    writer.con, root, codeset, version, comparison, warnings, loaded.notes
-                )
+        table = source(codeset).family == "table"
+        with pipeline.staging_area(warehouse_dir, table) as staging:
+            release = read(codeset, path, extra, staging)
+            attempt.content_sha256 = release.content_sha256
+            warnings = validate(request, release)
+            root = pipeline.published_root(warehouse_dir)
+            with pipeline.open_writer(warehouse_dir, wait=wait) as writer:
+                recovered = recover(writer, root, codeset)
+                with pipeline.landing(writer, root, codeset, version) as landed:
+                    loaded = load(writer.con, request, release, warnings)
+                    comparison = diff(writer.con, codeset, version)
+                    landed.staged = publish(
+                        writer.con, root, codeset, version, comparison, warnings, loaded.notes
+                    )
     result = pipeline.refresh_result(request, loaded, recovered, comparison, landed, warnings)
     create_markdown_artifact(
         (result.published / "report.md").read_text(encoding="utf-8"),

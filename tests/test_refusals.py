@@ -205,7 +205,7 @@ def test_disk_full_during_publish(
     samples: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(codecatalog.publish, "_write_parquet", enospc)
+    monkeypatch.setattr(codecatalog.publish, "_copy", enospc)
     before, count = snapshot(loaded_warehouse), len(attempts(loaded_warehouse))
     published = loaded_warehouse / "published" / "cpt"
     assert run(capsys, *refresh_args(samples, loaded_warehouse)) == (

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codecatalog import sources
 from codecatalog.errors import CodecatalogError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -35,7 +36,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     attempt = pipeline.Attempt(args.source, args.version, args.path)
     with pipeline.recorded_refusal(warehouse_dir, attempt):
         request = pipeline.Request.parse(
-            args.source, args.path, args.version, args.effective, args.transactions
+            args.source,
+            args.path,
+            args.version,
+            args.effective,
+            args.transactions,
+            args.allow_shrink,
         )
         use_flow = not args.plain and _use_prefect(force=args.prefect)
     if use_flow:
@@ -49,6 +55,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             request.effective,
             request.transactions,
             args.wait,
+            request.allow_shrink,
         )
     else:
         result = pipeline.refresh(
@@ -59,6 +66,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             effective=request.effective,
             transactions=request.transactions,
             wait=args.wait,
+            allow_shrink=request.allow_shrink,
         )
     _print_result(result)
     return 0
@@ -110,7 +118,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     con = warehouse.open_reader(_warehouse(args.warehouse))
     try:
-        changes = changes_between(con, source(args.source), args.from_version, args.to_version)
+        cfg = warehouse.stored_declaration(con, args.source) or source(args.source)
+        changes = changes_between(con, cfg, args.from_version, args.to_version)
     finally:
         con.close()
     if args.format == "csv":
@@ -140,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codecatalog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     warehouse_help = "warehouse directory (default: $CODECATALOG_WAREHOUSE or ./warehouse)"
+    sources_help = "TOML file declaring more sources (repeatable; also $CODECATALOG_SOURCES)"
 
     refresh = sub.add_parser(
         "refresh", help="load one release and publish it", description=cmd_refresh.__doc__
@@ -168,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for another refresh of the warehouse "
         "(default: $CODECATALOG_WRITER_WAIT or 60)",
     )
+    refresh.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="load even if more than the declared max_vanished share of active keys vanish",
+    )
+    refresh.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
     refresh.set_defaults(func=cmd_refresh)
 
     diff = sub.add_parser(
@@ -178,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("to_version", metavar="TO", help="later version")
     diff.add_argument("--format", choices=["table", "csv", "json"], default="table")
     diff.add_argument("--warehouse", help=warehouse_help)
+    diff.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
     diff.set_defaults(func=cmd_diff)
 
     samples = sub.add_parser(
@@ -188,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("out", help="output directory")
     samples.add_argument("--years", type=int, nargs="+", required=True)
     samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
     samples.set_defaults(func=cmd_samples)
     return parser
 
@@ -197,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `codecatalog diff … | head` exits quietly
     args = build_parser().parse_args(argv)
     try:
+        sources.use_sources(args.sources or [])
         code: int = args.func(args)
         return code
     except ValidationFailed as err:

@@ -80,6 +80,10 @@ class IncompleteRefresh(CodecatalogError):
     """A release was loaded, but placing its version directory or the reader file failed."""
 
 
+class DeclarationError(CodecatalogError):
+    """A source declaration (TOML) or its schema cannot be used; names the file and entry."""
+
+
 class UnknownSource(CodecatalogError):
     """A source name that no declaration names."""
 

@@ -1,46 +1,107 @@
-"""Format families: how each kind of release is read, validated and turned into tidy tables."""
+"""Format families: how each kind of release is read, validated and handed to the warehouse."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure
+from codecatalog.intervals import quote
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
+from codecatalog.sources import SourceConfig
+
+STAGING = "_staging"  # the name a table release's staging database is attached under
 
 
 @dataclass(frozen=True)
 class Family:
-    """The three family-specific steps of a refresh."""
+    """The family-specific steps of a refresh.
 
-    read: Callable[[ReleaseArchive, ReleaseArchive | None], Release]
-    validate: Callable[[Release], tuple[list[Failure], list[Failure]]]
-    tables: Callable[[Release], dict[str, pd.DataFrame]]
+    `read(archive, transactions, cfg, staging)` reads a release (a `table` release into the DuckDB
+    file `staging`); `validate(release, cfg)` returns (errors, warnings); `parts(release, cfg,
+    con)` makes the release's tables readable on `con` and returns part -> relation.
+    """
+
+    read: Callable[[ReleaseArchive, ReleaseArchive | None, SourceConfig, Path], Release]
+    validate: Callable[[Release, SourceConfig], tuple[list[Failure], list[Failure]]]
+    parts: Callable[[Release, SourceConfig, duckdb.DuckDBPyConnection], dict[str, str]]
+
+
+def _frames(
+    tables: Callable[[Release], dict[str, pd.DataFrame]],
+) -> Callable[[Release, SourceConfig, duckdb.DuckDBPyConnection], dict[str, str]]:
+    """`parts` for families read into pandas (small releases): register each frame."""
+
+    def parts(
+        release: Release, cfg: SourceConfig, con: duckdb.DuckDBPyConnection
+    ) -> dict[str, str]:
+        names = {}
+        for part, frame in tables(release).items():
+            con.register(f"_incoming_{part}", frame)
+            names[part] = f"_incoming_{part}"
+        return names
+
+    return parts
 
 
 def _cpt() -> Family:
     from codecatalog.read.cpt import cpt_tables, read_cpt_release
     from codecatalog.validate_release import validate_cpt_release
 
-    def read(archive: ReleaseArchive, transactions: ReleaseArchive | None) -> Release:
+    def read(
+        archive: ReleaseArchive, transactions: ReleaseArchive | None, cfg: SourceConfig, _: Path
+    ) -> Release:
         if transactions is not None:
             raise CodecatalogError("--transactions applies to HCPCS releases only")
         return read_cpt_release(archive)
 
-    return Family(read, validate_cpt_release, cpt_tables)
+    return Family(read, lambda r, _: validate_cpt_release(r), _frames(cpt_tables))
 
 
 def _hcpcs() -> Family:
     from codecatalog.read.hcpcs_release import hcpcs_tables, read_hcpcs_release
     from codecatalog.validate_release import validate_hcpcs_release
 
-    return Family(read_hcpcs_release, validate_hcpcs_release, hcpcs_tables)
+    return Family(
+        lambda archive, extra, cfg, _: read_hcpcs_release(archive, extra),
+        lambda r, _: validate_hcpcs_release(r),
+        _frames(hcpcs_tables),
+    )
 
 
-_FAMILIES = {"ama_cpt": _cpt, "hcpcs": _hcpcs}
+def _table() -> Family:
+    from codecatalog.read.table import read_table_release
+    from codecatalog.validate_table import validate_table_release
+
+    def read(
+        archive: ReleaseArchive, transactions: ReleaseArchive | None, cfg: SourceConfig, at: Path
+    ) -> Release:
+        if transactions is not None:
+            raise CodecatalogError("--transactions applies to HCPCS releases only")
+        return read_table_release(archive, cfg, at)
+
+    def parts(
+        release: Release, cfg: SourceConfig, con: duckdb.DuckDBPyConnection
+    ) -> dict[str, str]:
+        if release.database is None:
+            raise CodecatalogError(f"{release.name} was not read into a staging database")
+        attached = {
+            r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
+        if STAGING not in attached:
+            con.execute(f"ATTACH '{release.database}' AS {STAGING} (READ_ONLY)")
+        columns = ", ".join(quote(c.name) for c in cfg.columns)
+        return {"catalog": f"(SELECT {columns} FROM {STAGING}.catalog)"}
+
+    return Family(read, validate_table_release, parts)
+
+
+_FAMILIES = {"ama_cpt": _cpt, "hcpcs": _hcpcs, "table": _table}
 
 
 def family(name: str) -> Family:
@@ -48,3 +109,12 @@ def family(name: str) -> Family:
     if name not in _FAMILIES:
         raise CodecatalogError(f"no reader for format family {name!r}")
     return _FAMILIES[name]()
+
+
+def release_done(con: duckdb.DuckDBPyConnection) -> None:
+    """Detach a staging database attached by a `table` family's `parts` (if any)."""
+    attached = {
+        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
+    if STAGING in attached:
+        con.execute(f"DETACH {STAGING}")

@@ -9,7 +9,9 @@ whole (rows, reconciliation, attempt record, published directory) or not at all.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -23,12 +25,14 @@ import pandas as pd
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import (
     CHANGE_COLUMNS,
-    changes_between,
+    active_sql,
     predecessor,
     reconciliation,
+    store_changes,
 )
 from codecatalog.errors import (
     CodecatalogError,
+    DeclarationError,
     Failure,
     IncompleteRefresh,
     UsageError,
@@ -37,8 +41,10 @@ from codecatalog.errors import (
     WarehouseBusy,
     WarehouseUnusable,
 )
-from codecatalog.families import family
+from codecatalog.families import family, release_done
 from codecatalog.fetch import fetch
+from codecatalog.intervals import first, in_force, quote, rows_at
+from codecatalog.migrate import upgrade
 from codecatalog.publish import (
     Publication,
     place_version,
@@ -49,10 +55,18 @@ from codecatalog.publish import (
 )
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
-from codecatalog.report import change_counts, render_report
-from codecatalog.sources import source
+from codecatalog.report import change_counts, render_report, summarise_changes
+from codecatalog.sources import SourceConfig, source, tracked_identity
 from codecatalog.versions import Version
-from codecatalog.writer import Clock, Writer, append_pending, utc_now
+from codecatalog.writer import (
+    STAGING_PREFIX,
+    Clock,
+    Writer,
+    append_pending,
+    describe,
+    usable_directory,
+    utc_now,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class Request:
     version: Version
     effective: date
     transactions: str | None = None
+    allow_shrink: bool = False
 
     @classmethod
     def parse(
@@ -73,6 +88,7 @@ class Request:
         version: str,
         effective: date | str | None = None,
         transactions: str | None = None,
+        allow_shrink: bool = False,
     ) -> Request:
         """Check the source name, the version label and the effective date.
 
@@ -88,7 +104,7 @@ class Request:
         effective = effective or parsed.effective_date
         if effective.year != parsed.year:
             raise VersionError(f"--effective {effective} is not in version {parsed}'s year")
-        return cls(codeset, source_uri, parsed, effective, transactions)
+        return cls(codeset, source_uri, parsed, effective, transactions, allow_shrink)
 
 
 @dataclass
@@ -119,10 +135,34 @@ def fetch_step(source_uri: str, warehouse_dir: Path) -> Path:
     return fetch(source_uri, Path(warehouse_dir) / "downloads").path
 
 
-def read_step(codeset: str, path: Path, transactions: Path | None = None) -> Release:
-    """Read every file of the release at `path` (directory, zip or single file)."""
+def read_step(
+    codeset: str, path: Path, transactions: Path | None = None, staging: Path | None = None
+) -> Release:
+    """Read every file of the release at `path` (directory, zip or single file); a `table`
+    release goes into the new DuckDB file `staging`."""
+    cfg = source(codeset)
+    if staging is None and cfg.family == "table":
+        raise UsageError(f"{codeset}: a table release needs a staging database path")
     extra = ReleaseArchive.open(transactions) if transactions else None
-    return family(source(codeset).family).read(ReleaseArchive.open(path), extra)
+    return family(cfg.family).read(ReleaseArchive.open(path), extra, cfg, staging or Path("unused"))
+
+
+@contextmanager
+def staging_area(warehouse_dir: Path, needed: bool = True) -> Iterator[Path | None]:
+    """A private directory inside the warehouse for one refresh's staging database (None when
+    not `needed`), removed afterwards; a killed refresh's are removed by the next writer."""
+    if not needed:
+        yield None
+        return
+    directory = usable_directory(warehouse_dir)
+    try:
+        area = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=directory))
+    except OSError as err:
+        raise WarehouseUnusable(f"cannot stage in {directory}: {describe(err)}") from None
+    try:
+        yield area / "release.duckdb"
+    finally:
+        shutil.rmtree(area, ignore_errors=True)
 
 
 def validate_step(request: Request, release: Release) -> list[Failure]:
@@ -136,7 +176,8 @@ def validate_step(request: Request, release: Release) -> list[Failure]:
             f"version {version} contradicts {release.year_source}: it states the year "
             f"{release.stated_year}"
         )
-    errors, warnings = family(source(request.codeset).family).validate(release)
+    cfg = source(request.codeset)
+    errors, warnings = family(cfg.family).validate(release, cfg)
     if errors:
         raise ValidationFailed(release.name, errors)
     return warnings
@@ -151,6 +192,7 @@ def open_writer(
     """Take the warehouse's writer lock, prepare its tables and take in pending attempt records."""
     writer = Writer.open(warehouse_dir, wait=wait, clock=clock)
     try:
+        upgrade(writer)
         with writer.pending_attempts() as pending, writer.transaction():
             wh.prepare(writer.con)
             wh.record_attempts(writer.con, pending)
@@ -179,23 +221,33 @@ def load_step(
 ) -> Loaded:
     """Insert the release and its attempt record (in the caller's transaction).
 
-    `unchanged` when the same bytes are already loaded under this version.
+    `unchanged` when the same bytes are already loaded under this version. Refuses a release
+    loaded under a declaration whose key, columns or tracked fields differ from the stored one,
+    and one in which more than `max_vanished` of the previous version's active keys vanish
+    (unless `request.allow_shrink`).
     """
     codeset, version = request.codeset, request.version
+    cfg = source(codeset)
     sha = release.content_sha256
     if wh.check_new_version(con, codeset, version, request.effective, sha):
+        check_declaration(con, cfg)
         notes = load_notes(wh.loaded_releases(con, codeset), version, request.effective, sha)
-        wh.load_release(
-            con,
-            codeset,
-            version,
-            request.effective,
-            family(source(codeset).family).tables(release),
-            content_sha256=sha,
-            source=request.source_uri,
-            files=[f.__dict__ for f in release.files.values()],
-            loaded_at=clock(),
-        )
+        try:
+            wh.load_release(
+                con,
+                cfg,
+                version,
+                request.effective,
+                family(cfg.family).parts(release, cfg, con),
+                content_sha256=sha,
+                source=request.source_uri,
+                files=[f.__dict__ for f in release.files.values()],
+                loaded_at=clock(),
+            )
+        finally:
+            release_done(con)
+        if not request.allow_shrink:
+            check_vanished(con, cfg, version.label)
         outcome = "loaded"
     else:
         notes, outcome = [], "unchanged"
@@ -215,6 +267,51 @@ def load_step(
         ],
     )
     return Loaded(outcome, notes)
+
+
+def check_declaration(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
+    """DeclarationError when the source's key, columns or tracked fields differ from those its
+    loaded versions were loaded with."""
+    stored = wh.stored_declaration(con, cfg.name)
+    if stored is None:
+        return
+    before, now = tracked_identity(stored), tracked_identity(cfg)
+    changed = {k: before.get(k) for k in now if before.get(k) != now.get(k)}
+    if changed:
+        where = cfg.declared_in or "config/sources.toml"
+        raise DeclarationError(
+            f"{cfg.name}: the declaration in {where} changes {', '.join(changed)} since its "
+            f"versions were loaded (was {json.dumps(changed)}); declare the new layout as a "
+            "new source"
+        )
+
+
+def check_vanished(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, version: str) -> None:
+    """VersionError when more than `cfg.max_vanished` of the previous version's active keys are
+    absent from `version` (a part of a multi-file release missing must not retire them)."""
+    before = predecessor(con, cfg.name, version)
+    if before is None:
+        return
+    now = wh.find_release(con, cfg.name, version)
+    catalog = quote(f"{cfg.name}_catalog")
+    same = " AND ".join(f"n.{quote(k)} IS NOT DISTINCT FROM o.{quote(k)}" for k in cfg.key)
+    row = first(
+        con.execute(
+            f"""SELECT count(*) FILTER (WHERE {in_force("$old", "o")}),
+                   count(*) FILTER (WHERE o._to = $new AND NOT EXISTS (
+                       SELECT 1 FROM {catalog} n WHERE n._from = $new AND {same}))
+            FROM {catalog} o WHERE {in_force("$old", "o")} AND ({active_sql(cfg)})""",
+            {"old": before.release_order, "new": now.release_order},
+        )
+    )
+    active, vanished = row or (0, 0)
+    if active and vanished / active > cfg.max_vanished:
+        raise VersionError(
+            f"{cfg.name} {version}: {vanished:,} of the {active:,} active keys of {before.version} "
+            f"({vanished / active:.1%}) are missing, more than max_vanished "
+            f"({cfg.max_vanished:.0%}); is part of the release missing? Load it with "
+            "--allow-shrink if the shrink is real"
+        )
 
 
 def load_notes(
@@ -246,12 +343,17 @@ def load_notes(
     return notes
 
 
+CHANGES_TABLE = "_changes"  # the temporary table a refresh's change rows are kept in
+
+
 @dataclass
 class Comparison:
-    """A version's changes against the loaded version before it."""
+    """A version's changes against the loaded version before it (kept in the temporary table
+    `table` on the writer connection), their counts, and the reconciliation."""
 
     previous: str | None
-    changes: pd.DataFrame
+    table: str
+    counts: dict[str, int]
     reconciliation: pd.DataFrame | None
 
 
@@ -261,13 +363,20 @@ def diff_step(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> Com
     cfg = source(codeset)
     before = predecessor(con, codeset, version)
     if before is None:
-        return Comparison(None, pd.DataFrame(columns=CHANGE_COLUMNS), None)
-    changes = changes_between(con, cfg, before.version, version)
-    if not Version.parse(version).follows(Version.parse(before.version)):
-        return Comparison(before.version, changes, None)  # a release in between is missing
+        columns = ", ".join(
+            f"NULL::{'DATE' if c == 'effective_date' else 'VARCHAR'} AS {c}" for c in CHANGE_COLUMNS
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGES_TABLE} AS SELECT {columns} LIMIT 0")
+        return Comparison(None, CHANGES_TABLE, change_counts(con, CHANGES_TABLE), None)
+    store_changes(con, cfg, before.version, version, CHANGES_TABLE)
+    counts = change_counts(con, CHANGES_TABLE)
+    if not cfg.source_action or not Version.parse(version).follows(Version.parse(before.version)):
+        return Comparison(before.version, CHANGES_TABLE, counts, None)
+    changes = con.execute(f"SELECT * FROM {CHANGES_TABLE}").df()  # code sets: small
+    changes["effective_date"] = changes["effective_date"].dt.date
     found = reconciliation(con, cfg, before.version, version, changes)
     wh.store_reconciliation(con, codeset, before.version, version, found)
-    return Comparison(before.version, changes, found)
+    return Comparison(before.version, CHANGES_TABLE, counts, found)
 
 
 @dataclass(frozen=True)
@@ -295,23 +404,20 @@ def publish_step(
         return Staged(None, target)
     cfg = source(codeset)
     release = wh.find_release(con, codeset, version)
-    tables = {
-        "catalog": con.execute(
-            f"SELECT * EXCLUDE (version) FROM {codeset}_catalog WHERE version = ? "
-            f"ORDER BY {cfg.key}",
-            [version],
-        ).df()
-    }
+    order = str(release.release_order)
+    key = ", ".join(quote(k) for k in cfg.key)
+    tables = {"catalog": f"SELECT * FROM {rows_at(f'{codeset}_catalog', order)} ORDER BY {key}"}
     if cfg.detail:
-        tables[f"{cfg.detail.name}s"] = con.execute(
-            f"SELECT * EXCLUDE (version) FROM {codeset}_details WHERE version = ? "
-            f"ORDER BY {cfg.key}, {cfg.detail.id}",
-            [version],
-        ).df()
-    files = con.execute(
-        "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
-    ).fetchone()
-    tables["changes"] = comparison.changes
+        tables[f"{cfg.detail.name}s"] = (
+            f"SELECT * FROM {rows_at(f'{codeset}_details', order)} "
+            f"ORDER BY {key}, {quote(cfg.detail.id)}"
+        )
+    tables["changes"] = f"SELECT * FROM {comparison.table}"
+    files = first(
+        con.execute(
+            "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
+        )
+    )
     report = render_report(
         title=cfg.title,
         codeset=codeset,
@@ -319,10 +425,11 @@ def publish_step(
         effective_date=release.effective_date,
         previous=comparison.previous,
         row_count=release.row_count,
-        changes=comparison.changes,
+        summary=summarise_changes(con, comparison.table),
         reconciliation=comparison.reconciliation,
         warnings=[str(w) for w in warnings],
         notes=notes,
+        has_actions=bool(cfg.source_action),
     )
     publication = Publication(
         codeset=codeset,
@@ -334,7 +441,7 @@ def publish_step(
         inputs=json.loads(files[0]) if files else [],
         content_sha256=release.content_sha256,
     )
-    return Staged(stage_version(root, publication, clock()), target)
+    return Staged(stage_version(con, root, publication, clock()), target)
 
 
 @dataclass
@@ -414,11 +521,13 @@ def _recorded_outcome(
     con: duckdb.DuckDBPyConnection, codeset: str, version: str
 ) -> tuple[list[Failure], list[str]]:
     """The warnings and notes recorded when `version` was loaded."""
-    row = con.execute(
-        "SELECT warnings, message FROM load_attempts WHERE codeset = ? AND version = ? "
-        "AND outcome = 'loaded' ORDER BY attempt_id DESC LIMIT 1",
-        [codeset, version],
-    ).fetchone()
+    row = first(
+        con.execute(
+            "SELECT warnings, message FROM load_attempts WHERE codeset = ? AND version = ? "
+            "AND outcome = 'loaded' ORDER BY attempt_id DESC LIMIT 1",
+            [codeset, version],
+        )
+    )
     if row is None:
         return [], []
     return [Failure(**w) for w in json.loads(row[0])], [n for n in (row[1] or "").split("\n") if n]
@@ -498,6 +607,7 @@ def refresh(
     effective: date | str | None = None,
     transactions: str | None = None,
     wait: float | None = None,
+    allow_shrink: bool = False,
     clock: Clock = utc_now,
 ) -> RefreshResult:
     """Fetch, read, validate, load, diff, report and publish one release, without Prefect.
@@ -510,21 +620,29 @@ def refresh(
     """
     warehouse_dir = Path(warehouse_dir)
     with recorded_refusal(warehouse_dir, Attempt(codeset, version, source_uri), clock) as attempt:
-        request = Request.parse(codeset, source_uri, version, effective, transactions)
+        request = Request.parse(codeset, source_uri, version, effective, transactions, allow_shrink)
         path = fetch_step(source_uri, warehouse_dir)
         extra = fetch_step(transactions, warehouse_dir) if transactions else None
-        release = read_step(codeset, path, extra)
-        attempt.content_sha256 = release.content_sha256
-        warnings = validate_step(request, release)
-        root = published_root(warehouse_dir)
-        with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
-            recovered = recover_step(writer, root, codeset, clock)
-            with landing(writer, root, codeset, version) as landed:
-                loaded = load_step(writer.con, request, release, warnings, clock)
-                comparison = diff_step(writer.con, codeset, version)
-                landed.staged = publish_step(
-                    writer.con, root, codeset, version, comparison, warnings, loaded.notes, clock
-                )
+        with staging_area(warehouse_dir, source(codeset).family == "table") as staging:
+            release = read_step(codeset, path, extra, staging)
+            attempt.content_sha256 = release.content_sha256
+            warnings = validate_step(request, release)
+            root = published_root(warehouse_dir)
+            with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
+                recovered = recover_step(writer, root, codeset, clock)
+                with landing(writer, root, codeset, version) as landed:
+                    loaded = load_step(writer.con, request, release, warnings, clock)
+                    comparison = diff_step(writer.con, codeset, version)
+                    landed.staged = publish_step(
+                        writer.con,
+                        root,
+                        codeset,
+                        version,
+                        comparison,
+                        warnings,
+                        loaded.notes,
+                        clock,
+                    )
     return refresh_result(request, loaded, recovered, comparison, landed, warnings)
 
 
@@ -551,7 +669,7 @@ def refresh_result(
         staged.target,
         latest,
         comparison.previous,
-        change_counts(comparison.changes),
+        comparison.counts,
         warnings,
         notes + loaded.notes,
     )

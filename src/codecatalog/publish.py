@@ -16,8 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
+import duckdb
 import pyarrow.parquet as pq
 
 import codecatalog
@@ -35,7 +34,7 @@ class Publication:
     version: str
     effective_date: date
     previous_version: str | None
-    tables: dict[str, pd.DataFrame]  # file stem -> frame, e.g. catalog, changes
+    tables: dict[str, str]  # file stem -> SQL query on the writer connection (catalog, changes…)
     report_md: str
     inputs: list[dict[str, Any]]  # files read: member, sha256, size, encoding
     content_sha256: str
@@ -62,8 +61,13 @@ def remove_partial_versions(root: Path, codeset: str) -> list[Path]:
     return stale
 
 
-def stage_version(root: Path, publication: Publication, created_at: datetime) -> Path:
+def stage_version(
+    con: duckdb.DuckDBPyConnection, root: Path, publication: Publication, created_at: datetime
+) -> Path:
     """Write the version directory complete under a hidden temporary name; return that name.
+
+    Each table is written by DuckDB (`COPY … TO`) as Parquet and CSV: text columns, except
+    dates (`effective_date`, `retired_on`) which stay dates in Parquet.
 
     `place_version` renames it into place. Nothing is left behind when writing fails.
     """
@@ -74,9 +78,9 @@ def stage_version(root: Path, publication: Publication, created_at: datetime) ->
     except OSError as err:
         raise WarehouseUnusable(f"cannot publish into {parent}: {describe(err)}") from None
     try:
-        for stem, frame in publication.tables.items():
-            _write_parquet(frame, staging / f"{stem}.parquet")
-            frame.to_csv(staging / f"{stem}.csv", index=False, lineterminator="\n")
+        row_counts = {
+            stem: _copy(con, query, staging / stem) for stem, query in publication.tables.items()
+        }
         (staging / "report.md").write_text(publication.report_md, encoding="utf-8")
         manifest = {
             "codeset": publication.codeset,
@@ -88,7 +92,7 @@ def stage_version(root: Path, publication: Publication, created_at: datetime) ->
             "created_at": created_at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
             "content_sha256": publication.content_sha256,
             "inputs": publication.inputs,
-            "row_counts": {stem: len(frame) for stem, frame in publication.tables.items()},
+            "row_counts": row_counts,
             "files": {
                 name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
                 for name in sorted(p.name for p in staging.iterdir())
@@ -140,16 +144,20 @@ def read_latest(root: Path, codeset: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def arrow_schema(frame: pd.DataFrame) -> pa.Schema:
-    """The published column types: text everywhere, except `effective_date` (a date)."""
-    return pa.schema(
-        [(c, pa.date32() if c == "effective_date" else pa.string()) for c in frame.columns]
+def _copy(con: duckdb.DuckDBPyConnection, query: str, stem: Path) -> int:
+    """Write the rows of `query` to `<stem>.parquet` and `<stem>.csv`; return how many."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _published AS {query}")
+    described = con.execute("DESCRIBE _published").fetchall()
+    columns = ", ".join(
+        f'"{name}"' if kind == "DATE" else f'CAST("{name}" AS VARCHAR) AS "{name}"'
+        for name, kind, *_ in described
     )
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(frame, schema=arrow_schema(frame), preserve_index=False)
-    pq.write_table(table, path)
+    select = f"SELECT {columns} FROM _published"
+    con.execute(f"COPY ({select}) TO '{_path(stem, '.parquet')}' (FORMAT parquet)")
+    con.execute(f"COPY ({select}) TO '{_path(stem, '.csv')}' (FORMAT csv, HEADER)")
+    rows = pq.ParquetFile(f"{stem}.parquet").metadata.num_rows
+    con.execute("DROP VIEW _published")
+    return int(rows)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -158,3 +166,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _path(stem: Path, suffix: str) -> str:
+    """A file path as a SQL string literal's content."""
+    return str(stem.with_name(stem.name + suffix)).replace("'", "''")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
+import duckdb
 import pandas as pd
 
 CHANGE_TYPES = [
@@ -14,10 +16,39 @@ CHANGE_TYPES = [
 _LISTED = ("added", "retired", "reactivated")
 
 
-def change_counts(changes: pd.DataFrame) -> dict[str, int]:
-    """Rows per change type, every type present (zero when none)."""
-    counts = changes["change_type"].value_counts()
-    return {kind: int(counts.get(kind, 0)) for kind in CHANGE_TYPES}
+LISTED_KEYS = 2000  # keys listed per whole-row change type; the rest are counted
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """What the report shows of a change table: counts, listed keys, field changes."""
+
+    counts: dict[str, int]
+    keys: dict[str, list[str]]  # change type -> keys (at most LISTED_KEYS)
+    fields: list[tuple[str, str, int]]  # (field, change type, rows)
+
+
+def change_counts(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """Rows per change type in change table `table`, every type present (zero when none)."""
+    found = dict(con.execute(f"SELECT change_type, count(*) FROM {table} GROUP BY ALL").fetchall())
+    return {kind: int(found.get(kind, 0)) for kind in CHANGE_TYPES}
+
+
+def summarise_changes(con: duckdb.DuckDBPyConnection, table: str) -> ChangeSummary:
+    """Counts, the first LISTED_KEYS keys of each whole-row change type, and field changes by
+    field (a detail field `name:id` counted under `name`)."""
+    keys: dict[str, list[str]] = {}
+    for kind in _LISTED:
+        rows = con.execute(
+            f"SELECT key FROM {table} WHERE change_type = ? ORDER BY key LIMIT {LISTED_KEYS}",
+            [kind],
+        ).fetchall()
+        keys[kind] = [r[0] for r in rows]
+    fields = con.execute(
+        f"SELECT split_part(field, ':', 1) AS f, change_type, count(*) FROM {table} "
+        "WHERE field IS NOT NULL GROUP BY ALL ORDER BY f, change_type"
+    ).fetchall()
+    return ChangeSummary(change_counts(con, table), keys, [(f, t, int(n)) for f, t, n in fields])
 
 
 def render_report(
@@ -28,10 +59,11 @@ def render_report(
     effective_date: date,
     previous: str | None,
     row_count: int,
-    changes: pd.DataFrame,
+    summary: ChangeSummary,
     reconciliation: pd.DataFrame | None,
     warnings: list[str],
     notes: Sequence[str] = (),
+    has_actions: bool = True,
 ) -> str:
     """Markdown: notes for the operator, summary counts, whole-row events by key, field changes
     by field, reconciliation, validation warnings."""
@@ -51,19 +83,19 @@ def render_report(
         "| change type | rows |",
         "|---|---:|",
     ]
-    lines += [f"| {kind} | {n:,} |" for kind, n in change_counts(changes).items()]
+    lines += [f"| {kind} | {n:,} |" for kind, n in summary.counts.items()]
     for kind in _LISTED:
-        keys = changes.loc[changes["change_type"] == kind, "key"].tolist()
+        keys, total = summary.keys[kind], summary.counts[kind]
         if keys:
-            lines += ["", f"## {kind.capitalize()} ({len(keys):,})", "", ", ".join(keys)]
-    fields = changes[changes["field"].notna()]
-    if not fields.empty:
-        by_field = fields.assign(field=fields["field"].str.split(":").str[0])
-        table = by_field.groupby(["field", "change_type"]).size().reset_index(name="rows")
+            more = f", … and {total - len(keys):,} more" if total > len(keys) else ""
+            lines += ["", f"## {kind.capitalize()} ({total:,})", "", ", ".join(keys) + more]
+    if summary.fields:
         lines += ["", "## Field changes", "", "| field | change type | rows |", "|---|---|---:|"]
-        lines += [f"| {r.field} | {r.change_type} | {r.rows:,} |" for r in table.itertuples()]
+        lines += [f"| {f} | {t} | {n:,} |" for f, t, n in summary.fields]
     lines += ["", "## Reconciliation with the release's own actions", ""]
-    if reconciliation is None:
+    if reconciliation is None and not has_actions:
+        lines.append("Not applicable: the source states no actions of its own.")
+    elif reconciliation is None:
         lines.append(
             f"Not applicable: `{previous}` is not the release right before `{version}`, and the "
             "release's own actions describe only that step."

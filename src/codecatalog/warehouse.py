@@ -1,10 +1,12 @@
-"""The DuckDB warehouse: releases, their rows and history, and a record of every load attempt.
+"""The DuckDB warehouse: releases, their rows as validity intervals, and every load attempt.
 
-Tables: `releases` (one row per loaded version), `<codeset>_catalog` / `<codeset>_details` /
-`<codeset>_history` (rows per version), `reconciliations`, `load_attempts` (every attempt, failed or
-not, with its validation failures and warnings). Writes happen inside the caller's transaction
-(`Writer.transaction()`), so nothing partial is ever visible; see `codecatalog.writer` for the
-reader and writer files.
+Tables: `releases` (one row per loaded version, with the order its rows' intervals use and the
+declaration it was loaded with), `declarations`, `<codeset>_<part>` (`catalog`, `details`,
+`history`, `transactions`: rows with `_from`/`_to`, see `codecatalog.intervals`),
+`reconciliations`, `findings`, `load_attempts` (every attempt, failed or not, with its validation
+failures and warnings) and `meta` (the schema version). Writes happen inside the caller's
+transaction (`Writer.transaction()`), so nothing partial is ever visible; see `codecatalog.writer`
+for the reader and writer files and `codecatalog.migrate` for older warehouses.
 """
 
 from __future__ import annotations
@@ -20,10 +22,21 @@ import duckdb
 import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure, VersionError
+from codecatalog.intervals import first, release_order, store_version
+from codecatalog.sources import (
+    SourceConfig,
+    config_from_json,
+    declaration_json,
+    declaration_sha256,
+    schema_sha256,
+)
 from codecatalog.versions import Version
 from codecatalog.writer import READER_NAME, open_database
 
+SCHEMA_VERSION = 2  # 1: one row per key and version (`version` column); 2: validity intervals
+
 _DDL = """
+CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS releases (
     codeset VARCHAR NOT NULL,
     version VARCHAR NOT NULL,
@@ -34,7 +47,15 @@ CREATE TABLE IF NOT EXISTS releases (
     files JSON NOT NULL,
     row_count BIGINT NOT NULL,
     loaded_at TIMESTAMP NOT NULL,
+    release_order BIGINT NOT NULL,
+    declaration_sha256 VARCHAR NOT NULL,
+    schema_sha256 VARCHAR NOT NULL,
     PRIMARY KEY (codeset, version)
+);
+CREATE TABLE IF NOT EXISTS declarations (
+    sha256 VARCHAR PRIMARY KEY,
+    codeset VARCHAR NOT NULL,
+    declaration JSON NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reconciliations (
     codeset VARCHAR NOT NULL,
@@ -60,6 +81,8 @@ CREATE TABLE IF NOT EXISTS load_attempts (
 );
 """
 
+PARTS = ("catalog", "details", "history", "transactions")  # the stored tables of a source
+
 ATTEMPT_COLUMNS = (
     "codeset", "version", "source", "content_sha256", "outcome", "message", "failures",
     "warnings", "attempted_at",
@@ -77,6 +100,7 @@ class LoadedRelease:
     content_sha256: str
     source: str
     row_count: int
+    release_order: int
 
     @property
     def order(self) -> tuple[date, int]:
@@ -84,17 +108,41 @@ class LoadedRelease:
         return (self.effective_date, self.correction)
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's schema version; None for an empty database, 1 before `meta` existed."""
+    if table_exists(con, "meta"):
+        row = first(con.execute("SELECT value FROM meta WHERE name = 'schema_version'"))
+        return int(row[0]) if row else None
+    return 1 if table_exists(con, "releases") else None
+
+
 def open_reader(warehouse_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the reader file `codecatalog.duckdb` (never blocks a refresh)."""
+    """A read-only connection to the reader file `codecatalog.duckdb` (never blocks a refresh).
+
+    Raises CodecatalogError when there is none, or when an older codecatalog made it (the next
+    refresh migrates it).
+    """
     path = Path(warehouse_dir) / READER_NAME
     if not path.is_file():
         raise CodecatalogError(f"no warehouse at {path}: load a release first")
-    return open_database(path, read_only=True)
+    con = open_database(path, read_only=True)
+    found = schema_version(con)
+    if found is not None and found < SCHEMA_VERSION:
+        con.close()
+        raise CodecatalogError(
+            f"{path} has warehouse schema {found}, this codecatalog reads schema "
+            f"{SCHEMA_VERSION}: run any refresh to migrate it (it keeps a backup)"
+        )
+    return con
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the bookkeeping tables (and the columns newer code added) if missing."""
+    """Create the bookkeeping tables if missing and record the schema version."""
     con.execute(_DDL)
+    con.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+        [str(SCHEMA_VERSION)],
+    )
 
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[LoadedRelease]:
@@ -102,8 +150,8 @@ def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[Loaded
     if not table_exists(con, "releases"):
         return []
     rows = con.execute(
-        "SELECT version, effective_date, correction, content_sha256, source, row_count "
-        "FROM releases WHERE codeset = ? ORDER BY effective_date, correction",
+        "SELECT version, effective_date, correction, content_sha256, source, row_count, "
+        "release_order FROM releases WHERE codeset = ? ORDER BY effective_date, correction",
         [codeset],
     ).fetchall()
     return [LoadedRelease(codeset, *row) for row in rows]
@@ -148,45 +196,86 @@ def check_new_version(
     return True
 
 
+def part_key(cfg: SourceConfig, part: str) -> tuple[str, ...] | None:
+    """The columns identifying a row of one part of a source (None: the whole row)."""
+    if part == "catalog":
+        return cfg.key
+    if part == "details" and cfg.detail is not None:
+        return (*cfg.key, cfg.detail.id)
+    return None
+
+
+def store_declaration(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> str:
+    """Keep the declaration a release is loaded with; return its sha256."""
+    sha = declaration_sha256(cfg)
+    con.execute(
+        "INSERT INTO declarations VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [sha, cfg.name, declaration_json(cfg)],
+    )
+    return sha
+
+
+def stored_declaration(con: duckdb.DuckDBPyConnection, codeset: str) -> SourceConfig | None:
+    """The declaration the newest loaded version of `codeset` was loaded with."""
+    if not table_exists(con, "declarations"):
+        return None
+    row = first(
+        con.execute(
+            "SELECT d.declaration FROM releases r JOIN declarations d ON d.sha256 = "
+            "r.declaration_sha256 WHERE r.codeset = ? ORDER BY r.loaded_at DESC, "
+            "r.release_order DESC LIMIT 1",
+            [codeset],
+        )
+    )
+    return config_from_json(row[0]) if row else None
+
+
 def load_release(
     con: duckdb.DuckDBPyConnection,
-    codeset: str,
+    cfg: SourceConfig,
     version: Version,
     effective_date: date,
-    tables: dict[str, pd.DataFrame],
+    parts: dict[str, str],
     *,
     content_sha256: str,
     source: str,
     files: list[dict[str, Any]],
     loaded_at: datetime,
 ) -> None:
-    """Insert a release row and its `catalog`, `details` and `history` rows (in the caller's
-    transaction)."""
+    """Insert a release row and store its parts (`catalog`, `details`, …; each a table or view
+    name on `con`) as validity intervals, in the caller's transaction."""
+    order = release_order(effective_date, version.correction)
+    later = [r.release_order for r in loaded_releases(con, cfg.name) if r.release_order > order]
+    row_count = first(con.execute(f"SELECT count(*) FROM {parts['catalog']}"))
     con.execute(
-        "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            codeset,
+            cfg.name,
             version.label,
             effective_date,
             version.correction,
             content_sha256,
             source,
             json.dumps(files),
-            len(tables["catalog"]),
+            row_count[0] if row_count else 0,
             loaded_at,
+            order,
+            store_declaration(con, cfg),
+            schema_sha256(cfg),
         ],
     )
-    for kind, frame in tables.items():
-        table = f"{codeset}_{kind}"
-        con.register("incoming", frame)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} AS "
-            "SELECT ''::VARCHAR AS version, * FROM incoming LIMIT 0"
+    for part in PARTS:  # a part this release lacks holds no rows from it on
+        if part not in parts and table_exists(con, f"{cfg.name}_{part}"):
+            parts[part] = f"(SELECT * EXCLUDE (_from, _to) FROM {cfg.name}_{part} LIMIT 0)"
+    for part, relation in parts.items():
+        store_version(
+            con,
+            f"{cfg.name}_{part}",
+            relation,
+            part_key(cfg, part),
+            order,
+            min(later, default=None),
         )
-        con.execute(
-            f"INSERT INTO {table} BY NAME SELECT ? AS version, * FROM incoming", [version.label]
-        )
-        con.unregister("incoming")
 
 
 def store_reconciliation(
@@ -245,7 +334,7 @@ def record_attempts(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether a table of that name exists."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
+    found = first(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
     return bool(found and found[0])

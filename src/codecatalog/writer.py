@@ -35,6 +35,7 @@ READER_NAME = "codecatalog.duckdb"
 WRITER_NAME = "codecatalog.writer.duckdb"
 LOCK_NAME = "codecatalog.lock"
 PENDING_NAME = "pending_attempts.jsonl"
+STAGING_PREFIX = ".staging-"  # + PID: one refresh's staging database (a `table` release)
 WAIT_ENV = "CODECATALOG_WRITER_WAIT"
 DEFAULT_WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.2
@@ -142,6 +143,7 @@ class Writer:
         try:
             for leftover in directory.glob(".*.duckdb.*.tmp"):  # copies a killed writer left
                 leftover.unlink()
+            _remove_dead_staging(directory)
             writer_path, reader_path = directory / WRITER_NAME, directory / READER_NAME
             if not writer_path.exists() and reader_path.exists():
                 check_database_file(reader_path)
@@ -211,6 +213,24 @@ class Writer:
         with suppress(duckdb.Error):
             self.con.close()
         _release(self._lock)
+
+
+def _remove_dead_staging(directory: Path) -> None:
+    """Remove staging directories (`.staging-PID-xxxx`) of processes that no longer run."""
+    for area in directory.glob(f"{STAGING_PREFIX}*"):
+        pid = area.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(area, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _acquire(path: Path, wait: float, clock: Clock) -> IO[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from typing import Any
 
@@ -16,7 +17,8 @@ from codecatalog.diff.reconcile import (
     reconcile_actions,
 )
 from codecatalog.errors import VersionError
-from codecatalog.sources import SourceConfig
+from codecatalog.intervals import FROM, TO, first, in_force, quote
+from codecatalog.sources import KEY_SEPARATOR, SourceConfig
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
 
 CHANGE_COLUMNS = [
@@ -25,92 +27,142 @@ CHANGE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _window_sql(cfg: SourceConfig) -> str:
-    """CTEs shared by the diff and the reconciliation.
+def key_sql(columns: tuple[str, ...], alias: str = "") -> str:
+    """SQL for a change row's `key`: the key columns joined with `|` (empty parts stay empty)."""
+    prefix = f"{alias}." if alias else ""
+    if len(columns) == 1:
+        return f"{prefix}{quote(columns[0])}"
+    parts = ", ".join(f"coalesce({prefix}{quote(c)}, '')" for c in columns)
+    return f"concat_ws('{KEY_SEPARATOR}', {parts})"
 
-    Parameters: $old, $new (version labels), $old_eff, $new_eff (effective dates).
+
+def active_sql(cfg: SourceConfig) -> str:
+    """SQL: whether a catalog row is active (not retired) by its own content."""
+    if cfg.retire is not None:
+        values = ", ".join(_literal(v) for v in cfg.retire.active)
+        column = quote(cfg.retire.column)
+        return f"({column} IS NULL OR {column} IN ({values}))" if values else f"{column} IS NULL"
+    if cfg.family in ("ama_cpt", "hcpcs"):
+        return "status = 'active'"  # the family's own reading of the record
+    return "true"
+
+
+def first_invalid_sql(cfg: SourceConfig) -> str:
+    """SQL: the first day a retired row is invalid, from its declared term date (else NULL)."""
+    if cfg.retire is not None:
+        column, fmt = quote(cfg.retire.column), _literal(cfg.retire.date_format)
+        shift = " + 1" if cfg.retire.last_valid_day else ""
+        return f"(try_strptime({column}, {fmt})::DATE{shift})"
+    if cfg.term_date:
+        return f"({_date_expr(cfg.term_date)} + 1)"
+    return "NULL::DATE"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _window_sql(cfg: SourceConfig) -> str:
+    """CTEs shared by the diff and the reconciliation, over the rows in force at both versions.
+
+    Only keys whose rows changed between the two versions (an interval boundary in between) are
+    compared. Parameters: $old_ord, $new_ord (release orders), $old_eff, $new_eff (dates).
     """
-    cs = cfg.name
-    tracked = ", ".join(cfg.tracked)
-    detail = (
-        f"UNION ALL SELECT code AS key, '{cfg.detail.name}:' || {cfg.detail.id} AS field, "
-        f"{cfg.detail.value} AS value FROM {cs}_details WHERE version = $v"
-        if cfg.detail
-        else ""
+    catalog, key = quote(f"{cfg.name}_catalog"), key_sql(cfg.key)
+    boundary = (
+        f"({FROM} > $old_ord AND {FROM} <= $new_ord) OR ({TO} > $old_ord AND {TO} <= $new_ord)"
     )
+    touched = f"SELECT {key} AS _key FROM {catalog} WHERE {boundary}"
+    tracked = ", ".join(quote(c) for c in cfg.tracked)
+    detail = ""
+    if cfg.detail:
+        details = quote(f"{cfg.name}_details")
+        touched += f" UNION SELECT {key} FROM {details} WHERE {boundary}"
+        detail = (
+            f"UNION ALL SELECT {key} AS _key, '{cfg.detail.name}:' || {quote(cfg.detail.id)}, "
+            f"{quote(cfg.detail.value)} FROM {details} WHERE {in_force('$v')} "
+            f"AND {key} IN (SELECT _key FROM touched)"
+        )
     values = (
-        f"SELECT key, field, value FROM (SELECT {cfg.key} AS key, {tracked} FROM {cs}_catalog "
-        f"WHERE version = $v) UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
+        f"SELECT _key, field, value FROM (SELECT {key} AS _key, {tracked} FROM {catalog} "
+        f"WHERE {in_force('$v')} AND {key} IN (SELECT _key FROM touched)) "
+        f"UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
     )
-    add_date = _date_expr(cfg.add_date)
-    term_date = _date_expr(cfg.term_date)
     successors = (
-        f"nullif(concat_ws(' ', {', '.join(cfg.successors)}), '')"
+        f"nullif(concat_ws(' ', {', '.join(quote(c) for c in cfg.successors)}), '')"
         if cfg.successors
         else "NULL::VARCHAR"
     )
     rows = (
-        f"SELECT {cfg.key} AS key, status, {add_date} AS add_date, {term_date} AS term_date, "
-        f"{successors} AS successors "
-        f"FROM {cs}_catalog WHERE version = $v"
+        f"SELECT {key} AS _key, {active_sql(cfg)} AS _active, "
+        f"{_date_expr(cfg.add_date)} AS _add_date, {first_invalid_sql(cfg)} AS _first_invalid, "
+        f"{successors} AS _successors FROM {catalog} "
+        f"WHERE {in_force('$v')} AND {key} IN (SELECT _key FROM touched)"
     )
     if cfg.source_action == "history":
         # CPT: the release's cumulative history; actions dated within this step count.
+        history, code = quote(f"{cfg.name}_history"), quote(cfg.key[0])
         old_deleted = (
-            f"SELECT DISTINCT code AS key FROM {cs}_history "
-            "WHERE version = $old AND action = 'DELETED'"
+            f"SELECT DISTINCT {code} AS _key FROM {history} "
+            f"WHERE {in_force('$old_ord')} AND action = 'DELETED'"
         )
         source_actions = f"""
-        SELECT code AS key, arg_max(action, (d, action)) AS action,
+        SELECT {code} AS _key, arg_max(action, (d, action)) AS action,
                max(d) FILTER (WHERE action = 'ADDED') AS added_on
-        FROM (SELECT code, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
-              FROM {cs}_history WHERE version = $new)
+        FROM (SELECT {code}, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
+              FROM {history} WHERE {in_force("$new_ord")})
         WHERE d > $old_eff AND d <= $new_eff
-        GROUP BY code"""
-    else:
+        GROUP BY {code}"""
+    elif cfg.source_action:
         # The record's own action code (HCPCS ACTION CD) in the new release.
-        old_deleted = "SELECT NULL::VARCHAR AS key WHERE false"
+        old_deleted = "SELECT NULL::VARCHAR AS _key WHERE false"
         source_actions = (
-            f"SELECT {cfg.key} AS key, {cfg.source_action} AS action, NULL::DATE AS added_on "
-            f"FROM {cs}_catalog WHERE version = $new"
+            f"SELECT {key} AS _key, {quote(cfg.source_action)} AS action, "
+            f"NULL::DATE AS added_on FROM {catalog} WHERE {in_force('$new_ord')} "
+            f"AND {key} IN (SELECT _key FROM touched)"
+        )
+    else:
+        old_deleted = "SELECT NULL::VARCHAR AS _key WHERE false"
+        source_actions = (
+            "SELECT NULL::VARCHAR AS _key, NULL::VARCHAR AS action, NULL::DATE AS added_on "
+            "WHERE false"
         )
     return f"""
-    old_rows AS ({rows.replace("$v", "$old")}),
-    new_rows AS ({rows.replace("$v", "$new")}),
+    touched AS ({touched}),
+    old_rows AS ({rows.replace("$v", "$old_ord")}),
+    new_rows AS ({rows.replace("$v", "$new_ord")}),
     earlier_keys AS (
-        SELECT DISTINCT c.{cfg.key} AS key FROM {cs}_catalog c JOIN releases r
-          ON r.codeset = '{cs}' AND r.version = c.version
-        WHERE (r.effective_date, r.correction) < (SELECT (effective_date, correction)
-               FROM releases WHERE codeset = '{cs}' AND version = $old)
+        SELECT DISTINCT {key} AS _key FROM {catalog}
+        WHERE {FROM} < $old_ord AND {key} IN (SELECT _key FROM touched)
     ),
     old_deleted AS ({old_deleted}),
     source_actions AS ({source_actions}),
     row_events AS (
-        SELECT n.key, CASE
-                 WHEN o.key IS NOT NULL AND o.status <> 'active' THEN 'reactivated'
-                 WHEN o.key IS NULL AND (n.key IN (SELECT key FROM old_deleted)
-                                         OR n.key IN (SELECT key FROM earlier_keys))
+        SELECT n._key, CASE
+                 WHEN o._key IS NOT NULL AND NOT o._active THEN 'reactivated'
+                 WHEN o._key IS NULL AND (n._key IN (SELECT _key FROM old_deleted)
+                                          OR n._key IN (SELECT _key FROM earlier_keys))
                    THEN 'reactivated'
                  ELSE 'added' END AS change_type
-        FROM new_rows n LEFT JOIN old_rows o USING (key)
-        WHERE n.status = 'active' AND (o.key IS NULL OR o.status <> 'active')
+        FROM new_rows n LEFT JOIN old_rows o USING (_key)
+        WHERE n._active AND (o._key IS NULL OR NOT o._active)
         UNION ALL
         -- A key that is new and already terminated is both added and retired.
-        SELECT n.key, unnest(['added', 'retired'])
-        FROM new_rows n LEFT JOIN old_rows o USING (key)
-        WHERE n.status <> 'active' AND o.key IS NULL
+        SELECT n._key, unnest(['added', 'retired'])
+        FROM new_rows n LEFT JOIN old_rows o USING (_key)
+        WHERE NOT n._active AND o._key IS NULL
         UNION ALL
-        SELECT o.key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (key)
-        WHERE o.status = 'active' AND (n.key IS NULL OR n.status <> 'active')
+        SELECT o._key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (_key)
+        WHERE o._active AND (n._key IS NULL OR NOT n._active)
     ),
-    old_values AS ({values.replace("$v", "$old")}),
-    new_values AS ({values.replace("$v", "$new")}),
+    old_values AS ({values.replace("$v", "$old_ord")}),
+    new_values AS ({values.replace("$v", "$new_ord")}),
     field_events AS (
-        SELECT coalesce(o.key, n.key) AS key, coalesce(o.field, n.field) AS field,
+        SELECT coalesce(o._key, n._key) AS _key, coalesce(o.field, n.field) AS field,
                o.value AS old_value, n.value AS new_value
-        FROM old_values o FULL OUTER JOIN new_values n ON o.key = n.key AND o.field = n.field
+        FROM old_values o FULL OUTER JOIN new_values n ON o._key = n._key AND o.field = n.field
         WHERE o.value IS DISTINCT FROM n.value
-          AND coalesce(o.key, n.key) IN (SELECT key FROM old_rows JOIN new_rows USING (key))
+          AND coalesce(o._key, n._key) IN (SELECT _key FROM old_rows JOIN new_rows USING (_key))
     )"""
 
 
@@ -124,7 +176,7 @@ def _execute(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
 ) -> duckdb.DuckDBPyConnection:
     """Run `sql` with the named parameters it uses (DuckDB refuses unused ones)."""
-    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)})
 
 
 def _date_expr(column: str | None) -> str:
@@ -142,27 +194,27 @@ def _params(
     return {
         "old": old,
         "new": new,
+        "old_ord": old_release.release_order,
+        "new_ord": new_release.release_order,
         "old_eff": old_release.effective_date,
         "new_eff": new_release.effective_date,
     }
 
 
-def changes_between(
-    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
-) -> pd.DataFrame:
-    """Every change from version `old` to version `new`, sorted by key, change_type, field."""
-    descriptor_fields = ", ".join(f"'{d}'" for d in cfg.descriptors)
+def changes_sql(cfg: SourceConfig) -> str:
+    """SQL for every change from $old to $new, sorted by key, change_type, field."""
+    descriptor_fields = ", ".join(_literal(d) for d in cfg.descriptors) or "NULL"
     detail_like = f"OR field LIKE '{cfg.detail.name}:%'" if cfg.detail else ""
-    sql = f"""
+    return f"""
     WITH {_window_sql(cfg)},
     events AS (
         -- A retired key carries its declared successors (HCPCS XREF1..5) as new_value.
-        SELECT key, change_type, NULL AS field, NULL AS old_value,
-               CASE change_type WHEN 'retired' THEN coalesce(n.successors, o.successors)
+        SELECT _key, change_type, NULL AS field, NULL AS old_value,
+               CASE change_type WHEN 'retired' THEN coalesce(n._successors, o._successors)
                END AS new_value
-        FROM row_events LEFT JOIN new_rows n USING (key) LEFT JOIN old_rows o USING (key)
+        FROM row_events LEFT JOIN new_rows n USING (_key) LEFT JOIN old_rows o USING (_key)
         UNION ALL
-        SELECT key,
+        SELECT _key,
                CASE WHEN field IN ({descriptor_fields}) {detail_like}
                     THEN CASE WHEN is_editorial(old_value, new_value)
                               THEN 'descriptor_editorial' ELSE 'descriptor_revised' END
@@ -170,19 +222,36 @@ def changes_between(
                field, old_value, new_value
         FROM field_events
     )
-    SELECT '{cfg.name}' AS codeset, $old AS from_version, $new AS to_version, e.key,
+    SELECT '{cfg.name}' AS codeset, $old AS from_version, $new AS to_version, e._key AS key,
            e.change_type, e.field, e.old_value, e.new_value,
            CASE e.change_type
-             WHEN 'added' THEN coalesce(n.add_date, s.added_on, $new_eff)
+             WHEN 'added' THEN coalesce(n._add_date, s.added_on, $new_eff)
              WHEN 'reactivated' THEN coalesce(s.added_on, $new_eff)
-             WHEN 'retired' THEN coalesce(n.term_date + 1, $new_eff)
+             WHEN 'retired' THEN coalesce(n._first_invalid, $new_eff)
              ELSE $new_eff END AS effective_date,
            s.action AS source_action
-    FROM events e LEFT JOIN source_actions s USING (key) LEFT JOIN new_rows n USING (key)
-    ORDER BY e.key, e.change_type, e.field NULLS FIRST
+    FROM events e LEFT JOIN source_actions s USING (_key) LEFT JOIN new_rows n USING (_key)
+    ORDER BY e._key, e.change_type, e.field NULLS FIRST
     """
+
+
+def store_changes(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str, table: str
+) -> int:
+    """Write the changes from `old` to `new` into the temporary table `table`; return the count."""
     register_editorial(con)
-    changes = _execute(con, sql, _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
+    sql = f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS {changes_sql(cfg)}"
+    _execute(con, sql, _params(con, cfg, old, new))
+    count = first(con.execute(f"SELECT count(*) FROM {quote(table)}"))
+    return int(count[0]) if count else 0
+
+
+def changes_between(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> pd.DataFrame:
+    """Every change from version `old` to version `new`, sorted by key, change_type, field."""
+    register_editorial(con)
+    changes = _execute(con, changes_sql(cfg), _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
     changes["effective_date"] = changes["effective_date"].dt.date
     return changes
 
@@ -200,33 +269,41 @@ def reconciliation(
     """
     if cfg.source_action == "history":
         return _history_reconciliation(con, cfg, old, new)
-    cs, key = cfg.name, cfg.key
+    if not cfg.source_action:
+        raise ValueError(f"{cfg.name} states no actions of its own to reconcile with")
+    params = _params(con, cfg, old, new)
+    catalog, key = quote(f"{cfg.name}_catalog"), key_sql(cfg.key)
     actions = (
         con.execute(
-            f"SELECT {key}, coalesce({cfg.source_action}, '') FROM {cs}_catalog WHERE version = ?",
-            [new],
+            f"SELECT {key} AS key, coalesce({quote(cfg.source_action)}, '') AS action "
+            f"FROM {catalog} WHERE {in_force('$new_ord')}",
+            {"new_ord": params["new_ord"]},
         )
         .df()
-        .set_index(key)
+        .set_index("key")
         .iloc[:, 0]
     )
+    term = quote(cfg.term_date) if cfg.term_date else "NULL::VARCHAR"
     dropped = (
         con.execute(
-            f"SELECT o.{key}, o.{cfg.term_date} FROM {cs}_catalog o WHERE o.version = $old "
-            f"AND o.status <> 'active' AND o.{key} NOT IN "
-            f"(SELECT {key} FROM {cs}_catalog WHERE version = $new)",
-            {"old": old, "new": new},
+            f"SELECT {key} AS key, {term} AS term_date FROM {catalog} "
+            f"WHERE {in_force('$old_ord')} AND NOT ({active_sql(cfg)}) AND {key} NOT IN "
+            f"(SELECT {key} FROM {catalog} WHERE {in_force('$new_ord')})",
+            {"old_ord": params["old_ord"], "new_ord": params["new_ord"]},
         )
         .df()
-        .set_index(key)
+        .set_index("key")
         .iloc[:, 0]
     )
     found = [reconcile_actions(changes, actions, cfg.actions or {}, dropped=dropped)]
+    transactions = f"{cfg.name}_transactions"
     stated = (
         con.execute(
-            f"SELECT code, action, label FROM {cs}_transactions WHERE version = ?", [new]
+            f"SELECT {quote(cfg.key[0])} AS code, action, label FROM {quote(transactions)} "
+            f"WHERE {in_force('$new_ord')}",
+            {"new_ord": params["new_ord"]},
         ).df()
-        if table_exists(con, f"{cs}_transactions")
+        if table_exists(con, transactions)
         else pd.DataFrame()
     )
     if len(stated):
@@ -237,7 +314,7 @@ def reconciliation(
             "SELECT 'transaction report ' || (f ->> 'member') || ' not used: cross-check skipped' "
             "FROM (SELECT unnest(CAST(files AS JSON[])) AS f FROM releases "
             "WHERE codeset = ? AND version = ?) WHERE f ->> 'role' = 'transactions'",
-            [cs, new],
+            [cfg.name, new],
         ).fetchall()
         if unused:
             found.append(
@@ -252,13 +329,13 @@ def _history_reconciliation(
     """CPT: computed whole-row events against the history's ADDED/DELETED dated in the step."""
     sql = f"""
     WITH {_window_sql(cfg)},
-    computed AS (SELECT key, string_agg(change_type, '+' ORDER BY change_type) AS computed
-                 FROM row_events GROUP BY key)
-    SELECT coalesce(c.key, s.key) AS key, coalesce(c.computed, '') AS computed,
+    computed AS (SELECT _key, string_agg(change_type, '+' ORDER BY change_type) AS computed
+                 FROM row_events GROUP BY _key)
+    SELECT coalesce(c._key, s._key) AS key, coalesce(c.computed, '') AS computed,
            coalesce(s.action, '') AS source_action,
            CASE
-             WHEN s.key IS NULL THEN c.computed || ' without a dated source action'
-             WHEN c.key IS NULL THEN s.action || ' in the source history, but no '
+             WHEN s._key IS NULL THEN c.computed || ' without a dated source action'
+             WHEN c._key IS NULL THEN s.action || ' in the source history, but no '
                   || CASE s.action WHEN 'DELETED' THEN 'retirement' ELSE 'addition' END
                   || ' computed'
              WHEN s.action = 'ADDED' AND c.computed NOT IN ('added', 'reactivated')
@@ -266,7 +343,7 @@ def _history_reconciliation(
              WHEN s.action = 'DELETED' AND c.computed <> 'retired'
                THEN 'source says DELETED, computed ' || c.computed
            END AS problem
-    FROM computed c FULL OUTER JOIN source_actions s USING (key)
+    FROM computed c FULL OUTER JOIN source_actions s USING (_key)
     WHERE problem IS NOT NULL
     ORDER BY key
     """
