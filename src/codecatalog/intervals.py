@@ -96,11 +96,13 @@ def store_version(
     values = [c for c in columns if c not in key]
     differs = " OR ".join(f"o.{quote(c)} IS DISTINCT FROM n.{quote(c)}" for c in values)
     keys = ", ".join(f"coalesce(o.{quote(k)}, n.{quote(k)}) AS {quote(k)}" for k in key)
-    present = f"o.{FROM} IS NOT NULL"
+    new_values = ", ".join(f"n.{quote(c)} AS {quote('_new_' + c)}" for c in values)
+    at_sql = str(int(at))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _changed AS
-        SELECT {keys}, {present} AS _in_old, n._in_new IS NOT NULL AS _in_new
-        FROM (SELECT * FROM {quote(table)} WHERE {in_force(str(int(at)))}) o
+        SELECT {keys}, o.{FROM} IS NOT NULL AS _in_old, n._in_new IS NOT NULL AS _in_new
+               {", " + new_values if new_values else ""}
+        FROM (SELECT * FROM {quote(table)} WHERE {in_force(at_sql)}) o
         FULL OUTER JOIN (SELECT *, true AS _in_new FROM {source}) n ON {_matches(key, "o", "n")}
         WHERE o.{FROM} IS NULL OR n._in_new IS NULL {f"OR {differs}" if differs else ""}"""
     )
@@ -108,18 +110,18 @@ def store_version(
         con.execute(
             f"""INSERT INTO {quote(table)} SELECT t.* EXCLUDE ({FROM}, {TO}), {until_sql}, t.{TO}
             FROM {quote(table)} t SEMI JOIN _changed c ON {_matches(key, "t", "c")} AND c._in_old
-            WHERE {in_force(str(int(at)), "t")} AND (t.{TO} IS NULL OR t.{TO} > {until_sql})"""
+            WHERE {in_force(at_sql, "t")} AND (t.{TO} IS NULL OR t.{TO} > {until_sql})"""
         )
     con.execute(
-        f"""UPDATE {quote(table)} t SET {TO} = {int(at)} FROM _changed c
-        WHERE c._in_old AND {_matches(key, "t", "c")} AND {in_force(str(int(at)), "t")}
-          AND t.{FROM} < {int(at)}"""
+        f"""UPDATE {quote(table)} t SET {TO} = {at_sql} FROM _changed c
+        WHERE c._in_old AND {_matches(key, "t", "c")} AND {in_force(at_sql, "t")}
+          AND t.{FROM} < {at_sql}"""
     )
-    target = ", ".join(quote(c) for c in columns)
+    target = ", ".join(quote(c) for c in [*key, *values])
+    chosen = ", ".join([*(quote(k) for k in key), *(quote("_new_" + c) for c in values)])
     con.execute(
         f"""INSERT INTO {quote(table)} ({target}, {FROM}, {TO})
-        SELECT n.*, {int(at)}, {until_sql} FROM {source} n
-        SEMI JOIN _changed c ON {_matches(key, "n", "c")} AND c._in_new"""
+        SELECT {chosen}, {at_sql}, {until_sql} FROM _changed WHERE _in_new"""
     )
     count = first(con.execute("SELECT count(*) FROM _changed"))
     con.execute("DROP TABLE _changed")

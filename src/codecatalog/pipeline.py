@@ -43,6 +43,12 @@ from codecatalog.errors import (
 )
 from codecatalog.families import family, release_done
 from codecatalog.fetch import fetch
+from codecatalog.findings import (
+    code_set_versions,
+    compute_findings,
+    findings_summary,
+    published_findings_sql,
+)
 from codecatalog.intervals import first, in_force, quote, rows_at
 from codecatalog.migrate import upgrade
 from codecatalog.publish import (
@@ -413,6 +419,11 @@ def publish_step(
             f"ORDER BY {key}, {quote(cfg.detail.id)}"
         )
     tables["changes"] = f"SELECT * FROM {comparison.table}"
+    used = None
+    if cfg.code_columns:  # a snapshot: published directories are never rewritten
+        compute_findings(con, cfg, version, {name: source(name) for name in cfg.code_sets})
+        tables["findings"] = published_findings_sql(codeset, version)
+        used = code_set_versions(con, cfg, version)
     files = first(
         con.execute(
             "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
@@ -430,6 +441,7 @@ def publish_step(
         warnings=[str(w) for w in warnings],
         notes=notes,
         has_actions=bool(cfg.source_action),
+        findings=findings_summary(con, codeset, version),
     )
     publication = Publication(
         codeset=codeset,
@@ -440,6 +452,7 @@ def publish_step(
         report_md=report,
         inputs=json.loads(files[0]) if files else [],
         content_sha256=release.content_sha256,
+        code_set_versions=used,
     )
     return Staged(stage_version(con, root, publication, clock()), target)
 

@@ -38,6 +38,7 @@ class Publication:
     report_md: str
     inputs: list[dict[str, Any]]  # files read: member, sha256, size, encoding
     content_sha256: str
+    code_set_versions: dict[str, str | None] | None = None  # findings: code-set versions used
 
 
 def version_dir(root: Path, codeset: str, version: str) -> Path:
@@ -93,6 +94,11 @@ def stage_version(
             "content_sha256": publication.content_sha256,
             "inputs": publication.inputs,
             "row_counts": row_counts,
+            **(
+                {"code_set_versions": publication.code_set_versions}
+                if publication.code_set_versions is not None
+                else {}
+            ),
             "files": {
                 name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
                 for name in sorted(p.name for p in staging.iterdir())

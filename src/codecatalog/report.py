@@ -64,9 +64,10 @@ def render_report(
     warnings: list[str],
     notes: Sequence[str] = (),
     has_actions: bool = True,
+    findings: Sequence[str] = (),
 ) -> str:
     """Markdown: notes for the operator, summary counts, whole-row events by key, field changes
-    by field, reconciliation, validation warnings."""
+    by field, reconciliation, findings (`findings_summary` lines), validation warnings."""
     lines = [f"# {title} {version} — change report", ""]
     lines += [
         f"- Code set: `{codeset}`",
@@ -75,7 +76,10 @@ def render_report(
     ]
     if previous is None:
         lines += ["- Previous version: none (first loaded version; no changes to report)", ""]
-        return "\n".join(lines + _notes_section(notes) + _warnings_section(warnings)) + "\n"
+        return (
+            "\n".join(lines + _notes_section(notes) + [*findings] + _warnings_section(warnings))
+            + "\n"
+        )
     lines += [f"- Compared with: `{previous}`", "", *_notes_section(notes)]
     lines += [
         "## Summary",
@@ -108,7 +112,7 @@ def render_report(
             f"| {r.key} | {r.computed} | {r.source_action} | {r.problem} |"
             for r in reconciliation.itertuples()
         ]
-    return "\n".join([*lines, "", *_warnings_section(warnings)]) + "\n"
+    return "\n".join([*lines, "", *findings, *_warnings_section(warnings)]) + "\n"
 
 
 def _notes_section(notes: Sequence[str]) -> list[str]:

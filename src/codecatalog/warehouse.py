@@ -66,6 +66,19 @@ CREATE TABLE IF NOT EXISTS reconciliations (
     source_action VARCHAR NOT NULL,
     problem VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS findings (
+    codeset VARCHAR NOT NULL,           -- the policy source
+    version VARCHAR NOT NULL,           -- its version
+    key VARCHAR,                        -- the row's key (composite keys joined with |)
+    "column" VARCHAR NOT NULL,          -- the code column the code is in
+    code VARCHAR NOT NULL,
+    finding VARCHAR NOT NULL,           -- retired | unknown | unchecked
+    code_set VARCHAR,                   -- the code set looked in (NULL: no set claims the shape)
+    code_set_version VARCHAR,           -- its version in force (NULL: none)
+    retired_on DATE,                    -- retired: the first day the code is invalid
+    successors VARCHAR,                 -- retired: its successors, space-separated
+    reason VARCHAR                      -- unchecked: why
+);
 CREATE SEQUENCE IF NOT EXISTS load_attempt_ids;
 CREATE TABLE IF NOT EXISTS load_attempts (
     attempt_id BIGINT PRIMARY KEY DEFAULT nextval('load_attempt_ids'),

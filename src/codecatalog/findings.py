@@ -1,0 +1,347 @@
+"""Findings: rows of a policy source that point at retired or unknown codes (issue 7 §4).
+
+For one loaded version of a source with `code_columns`, every code in a row that is itself in
+force on the version's effective date is looked up in each declared code set (`code_sets`) whose
+`code_shape` it fully matches, in that set's version in force: its latest loaded version effective
+on or before the date. A code matching the shapes of several declared sets is checked in each of
+them (one finding per set). Findings:
+
+- `retired`: the code's row in that version is retired, or the code is absent from it but was in
+  an earlier loaded version (dropped after retiring); `retired_on` is the first day it is invalid
+  (the date of its `retired` change row) and `successors` its declared successors;
+- `unknown`: the code is in neither that version nor any earlier one, the version being at most a
+  year older than the date;
+- `unchecked`, with a `reason`: no declared set claims the shape, the claiming set has no version
+  in force, or that version is more than a year older than the date. Never reported as unknown.
+
+Codes found active give no finding. Everything runs in SQL: distinct codes are looked up once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from codecatalog.diff.changes import active_sql, first_invalid_sql, key_sql
+from codecatalog.errors import DeclarationError
+from codecatalog.intervals import FROM, TO, in_force, quote
+from codecatalog.sources import SourceConfig
+from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
+
+FINDING_COLUMNS = (
+    "codeset", "version", "key", "column", "code", "finding", "code_set", "code_set_version",
+    "retired_on", "successors", "reason",
+)  # fmt: skip
+
+LISTED_CODES = 2000  # retired/unknown codes (and unchecked reasons) listed in the report
+LISTED_KEYS = 5  # keys shown per listed code
+
+_CODES = "_finding_codes"  # temporary: the distinct codes of the version
+_FOUND = "_finding_codes_found"  # temporary: one finding per code and code set
+
+
+@dataclass(frozen=True)
+class CodeSetCheck:
+    """How the codes a code set claims are checked on a date: in `release`, or not (`reason`)."""
+
+    name: str
+    shape: str
+    release: LoadedRelease | None  # its version in force on the date (None: none loaded)
+    reason: str | None  # why its codes are unchecked (None: they are looked up in `release`)
+
+
+def year_before(day: date) -> date:
+    """The same day a year earlier (29 February → 28 February).
+
+    >>> year_before(date(2024, 2, 29))
+    datetime.date(2023, 2, 28)
+    """
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def plan_check(name: str, shape: str, release: LoadedRelease | None, on: date) -> CodeSetCheck:
+    """Whether the codes of set `name` can be checked on `on` in its version in force `release`.
+
+    >>> plan_check("cpt", "x", None, date(2018, 7, 1)).reason
+    'no cpt version in force on 2018-07-01'
+    """
+    if release is None:
+        return CodeSetCheck(name, shape, None, f"no {name} version in force on {on}")
+    if release.effective_date < year_before(on):
+        return CodeSetCheck(
+            name,
+            shape,
+            release,
+            f"{name} {release.version} (effective {release.effective_date}) is more than a "
+            f"year older than {on}",
+        )
+    return CodeSetCheck(name, shape, release, None)
+
+
+def in_force_release(
+    con: duckdb.DuckDBPyConnection, codeset: str, on: date
+) -> LoadedRelease | None:
+    """A code set's version in force on `on`: its latest loaded version effective on or before
+    it (by effective date, then correction); None when there is none."""
+    earlier = [r for r in loaded_releases(con, codeset) if r.effective_date <= on]
+    return earlier[-1] if earlier else None
+
+
+def code_set_versions(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, version: str
+) -> dict[str, str | None]:
+    """The version of each declared code set in force on `version`'s effective date (None: none
+    loaded then), in declaration order: what the findings of that version were checked against."""
+    on = find_release(con, cfg.name, version).effective_date
+    found = {}
+    for name in cfg.code_sets:
+        release = in_force_release(con, name, on)
+        found[name] = release.version if release else None
+    return found
+
+
+def compute_findings(
+    con: duckdb.DuckDBPyConnection,
+    cfg: SourceConfig,
+    version: str,
+    code_sets: Mapping[str, SourceConfig],
+) -> int:
+    """Replace the `findings` rows of `version` of source `cfg`; return how many there are now.
+
+    `code_sets` holds the declarations of (at least) the sets named in `cfg.code_sets`. Runs in
+    the caller's transaction; creates the `findings` table when missing.
+    """
+    con.execute("DELETE FROM findings WHERE codeset = ? AND version = ?", [cfg.name, version])
+    if not cfg.code_columns:
+        return 0
+    release = find_release(con, cfg.name, version)
+    on = release.effective_date
+    checks = []
+    for name in cfg.code_sets:
+        declared = code_sets.get(name)
+        if declared is None or declared.code_shape is None:
+            problem = "is not declared" if declared is None else "declares no code_shape"
+            raise DeclarationError(f"{cfg.name}: code set {name!r} {problem}")
+        checks.append(plan_check(name, declared.code_shape, in_force_release(con, name, on), on))
+    refs = references_sql(cfg, release.release_order, on)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_CODES} AS SELECT DISTINCT _code FROM ({refs}) "
+        "WHERE _code IS NOT NULL"
+    )
+    parts = [_unclaimed_sql(checks)]
+    for check in checks:
+        if check.reason is None:
+            assert check.release is not None
+            parts.append(_lookup_sql(code_sets[check.name], check.shape, check.release))
+        else:
+            parts.append(_unchecked_sql(check))
+    union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {union}")
+    con.execute(
+        f"""INSERT INTO findings ({", ".join(quote(c) for c in FINDING_COLUMNS)})
+        SELECT {_literal(cfg.name)}, {_literal(version)}, r._key, r._column, r._code, f.finding,
+               f.code_set, f.code_set_version, f.retired_on, f.successors, f.reason
+        FROM ({refs}) r JOIN {_FOUND} f USING (_code)"""
+    )
+    con.execute(f"DROP TABLE {_FOUND}")
+    con.execute(f"DROP TABLE {_CODES}")
+    count = con.execute(
+        "SELECT count(*) FROM findings WHERE codeset = ? AND version = ?", [cfg.name, version]
+    ).fetchone()
+    return int(count[0]) if count else 0
+
+
+def references_sql(cfg: SourceConfig, order: int, on: date) -> str:
+    """SQL: (_key, _column, _code) for each non-null code in a code column of the rows of `cfg`'s
+    catalog at version order `order` that are in force on `on` (active, or retiring after it)."""
+    columns = ", ".join(f"{quote(c)}::VARCHAR AS {quote(c)}" for c in cfg.code_columns)
+    listed = ", ".join(quote(c) for c in cfg.code_columns)
+    rows = (
+        f"SELECT {key_sql(cfg.key)} AS _key, {columns} "
+        f"FROM {quote(f'{cfg.name}_catalog')} WHERE {in_force(str(int(order)))} "
+        f"AND (coalesce({active_sql(cfg)}, false) OR {first_invalid_sql(cfg)} > {_date(on)})"
+    )
+    return f"SELECT _key, _column, _code FROM ({rows}) UNPIVOT (_code FOR _column IN ({listed}))"
+
+
+def _unclaimed_sql(checks: list[CodeSetCheck]) -> str:
+    """Codes whose shape no declared code set claims."""
+    claimed = " OR ".join(f"regexp_full_match(_code, {_literal(c.shape)})" for c in checks)
+    return (
+        f"SELECT _code, NULL::VARCHAR AS code_set, NULL::VARCHAR AS code_set_version, "
+        f"'unchecked' AS finding, NULL::DATE AS retired_on, NULL::VARCHAR AS successors, "
+        f"'no declared code set claims the shape of ' || _code AS reason FROM {_CODES}"
+        + (f" WHERE NOT ({claimed})" if claimed else "")
+    )
+
+
+def _unchecked_sql(check: CodeSetCheck) -> str:
+    """The codes a code set claims but cannot check (no version in force, or too old)."""
+    version = _literal(check.release.version) if check.release else "NULL::VARCHAR"
+    return (
+        f"SELECT _code, {_literal(check.name)}, {version}, 'unchecked', NULL::DATE, "
+        f"NULL::VARCHAR, {_literal(check.reason or '')} FROM {_CODES} "
+        f"WHERE regexp_full_match(_code, {_literal(check.shape)})"
+    )
+
+
+def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> str:
+    """The codes `code_set` claims that are retired or unknown in its version `release`.
+
+    Each claimed code's rows up to that version are read from the set's interval table: the last
+    of them decides. In force and active: no finding; in force and retired: `retired` on its first
+    invalid day, else on the effective date of the version from which it has been retired without
+    a break; absent but known earlier (dropped): `retired` on the last row's first invalid day,
+    else the date of the version it vanished in; never seen: `unknown`.
+    """
+    catalog, name, order = (
+        quote(f"{code_set.name}_catalog"),
+        code_set.name,
+        int(release.release_order),
+    )
+    code = key_sql(code_set.key)
+    successors = (
+        f"nullif(concat_ws(' ', {', '.join(quote(c) for c in code_set.successors)}), '')"
+        if code_set.successors
+        else "NULL::VARCHAR"
+    )
+    versions = (
+        f"(SELECT release_order, effective_date FROM releases WHERE codeset = {_literal(name)})"
+    )
+    return f"""
+    WITH claimed AS (SELECT _code FROM {_CODES} WHERE regexp_full_match(_code, {_literal(shape)})),
+    hist AS (
+        SELECT {code} AS _code, {FROM} AS _from, {TO} AS _to,
+               coalesce({active_sql(code_set)}, false) AS _active,
+               {first_invalid_sql(code_set)} AS _first_invalid, {successors} AS _successors
+        FROM {catalog} WHERE {FROM} <= {order} AND {code} IN (SELECT _code FROM claimed)
+    ),
+    bounds AS (
+        SELECT _code, max(_from) AS _last_from, max(_to) FILTER (WHERE _active) AS _active_to
+        FROM hist GROUP BY _code
+    ),
+    last_rows AS (
+        SELECT h.*, h._to IS NULL OR h._to > {order} AS _in_force
+        FROM hist h JOIN bounds b ON h._code = b._code AND h._from = b._last_from
+    ),
+    runs AS (  -- where the unbroken run of retired rows leading up to the version starts
+        SELECT h._code, min(h._from) AS _run_from
+        FROM hist h JOIN bounds b ON h._code = b._code
+        WHERE NOT h._active AND h._from >= coalesce(b._active_to, 0)
+        GROUP BY h._code
+    )
+    SELECT c._code, {_literal(name)}, {_literal(release.version)},
+           CASE WHEN l._code IS NULL THEN 'unknown' ELSE 'retired' END,
+           CASE WHEN l._code IS NULL THEN NULL::DATE
+                WHEN l._in_force THEN coalesce(l._first_invalid, started.effective_date)
+                ELSE coalesce(l._first_invalid, gone.effective_date) END,
+           l._successors, NULL::VARCHAR
+    FROM claimed c
+    LEFT JOIN last_rows l ON l._code = c._code
+    LEFT JOIN runs r ON r._code = c._code
+    LEFT JOIN {versions} started ON started.release_order = r._run_from
+    LEFT JOIN {versions} gone ON gone.release_order = l._to
+    WHERE l._code IS NULL OR NOT (l._in_force AND l._active)
+    """
+
+
+def published_findings_sql(codeset: str, version: str) -> str:
+    """SQL: the findings of one version, as published (`findings.csv`, `findings.parquet`),
+    ordered by code, key, column, code set."""
+    columns = ", ".join(quote(c) for c in FINDING_COLUMNS)
+    return (
+        f"SELECT {columns} FROM findings WHERE codeset = {_literal(codeset)} "
+        f"AND version = {_literal(version)} "
+        'ORDER BY code, key NULLS FIRST, "column", code_set NULLS FIRST'
+    )
+
+
+def findings_summary(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> list[str]:
+    """Markdown lines of the report's `## Findings` section (none when there are no findings):
+    retired and unknown codes one line each with their rows and first keys, then how many codes
+    and rows each reason left unchecked."""
+    if not table_exists(con, "findings"):
+        return []
+    where = "codeset = $codeset AND version = $version"
+    params = {"codeset": codeset, "version": version}
+    codes = con.execute(
+        f"""SELECT code, finding, code_set, code_set_version, retired_on, successors, count(*),
+                   count(DISTINCT key),
+                   list_slice(list(DISTINCT key ORDER BY key), 1, {LISTED_KEYS})
+            FROM findings WHERE {where} AND finding IN ('retired', 'unknown')
+            GROUP BY ALL ORDER BY code, code_set LIMIT {LISTED_CODES + 1}""",
+        params,
+    ).fetchall()
+    unchecked = con.execute(
+        f"""SELECT reason, count(DISTINCT code), count(*) FROM findings
+            WHERE {where} AND finding = 'unchecked' GROUP BY reason ORDER BY reason
+            LIMIT {LISTED_CODES + 1}""",
+        params,
+    ).fetchall()
+    if not codes and not unchecked:
+        return []
+    lines = ["## Findings", ""]
+    if codes:
+        total = con.execute(
+            f"SELECT count(DISTINCT (code, code_set)), count(*) FROM findings "
+            f"WHERE {where} AND finding IN ('retired', 'unknown')",
+            params,
+        ).fetchone()
+        groups, rows = total if total else (0, 0)
+        lines += [
+            f"{rows:,} rows point at retired or unknown codes.",
+            "",
+            "| code | finding | code set | code set version | retired on | successors | rows "
+            "| keys |",
+            "|---|---|---|---|---|---|---:|---|",
+        ]
+        lines += [_code_line(*row) for row in codes[:LISTED_CODES]]
+        if groups > LISTED_CODES:
+            lines += ["", f"… and {groups - LISTED_CODES:,} more codes (see findings.csv)."]
+        lines.append("")
+    if unchecked:
+        lines += ["### Unchecked", "", "| reason | codes | rows |", "|---|---:|---:|"]
+        lines += [f"| {_cell(r)} | {c:,} | {n:,} |" for r, c, n in unchecked[:LISTED_CODES]]
+        if len(unchecked) > LISTED_CODES:
+            lines += ["", "… and more reasons (see findings.csv)."]
+        lines.append("")
+    return lines
+
+
+def _code_line(
+    code: str,
+    finding: str,
+    code_set: str,
+    set_version: str,
+    retired_on: date | None,
+    successors: str | None,
+    rows: int,
+    keys: int,
+    first: list[str],
+) -> str:
+    """One retired or unknown code of the report: where it was looked up, its rows, first keys."""
+    shown = ", ".join(_cell(k) for k in first)
+    more = f", … and {keys - len(first):,} more" if keys > len(first) else ""
+    return (
+        f"| {_cell(code)} | {finding} | {code_set} | {_cell(set_version)} | {retired_on or ''} "
+        f"| {_cell(successors)} | {rows:,} | {shown}{more} |"
+    )
+
+
+def _cell(value: object) -> str:
+    """A markdown table cell's text: pipes escaped, None empty."""
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _date(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
