@@ -11,7 +11,7 @@ YEARS := 2024 2025 2026
 PYTEST_MARKERS ?= not prefect
 PREFECT_SERVER_TIMEOUT ?= 300
 
-.PHONY: demo test stop clean
+.PHONY: demo test bench stop clean
 
 $(BIN)/codecatalog: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test: $(BIN)/codecatalog
 	$(BIN)/ruff format --check src flows tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -m "$(PYTEST_MARKERS)" --durations=5
+
+# Not part of `make test`: one refresh of a 5M-row NCCI-PTP-shaped table source against a DuckDB
+# floor and a pandas pipeline, 3 interleaved rounds (minutes). Data cached in bench/.work/.
+# Smaller runs: make bench BENCH_ARGS="--rows 200000 --rounds 1".
+bench: $(BIN)/codecatalog
+	$(BIN)/python bench/bench_table_refresh.py $(BENCH_ARGS)
 
 stop:
 	-$(BIN)/python -m codecatalog.prefect_server stop

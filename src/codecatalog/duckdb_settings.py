@@ -16,4 +16,5 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     memory = os.environ.get("CODECATALOG_DUCKDB_MEMORY", DEFAULT_MEMORY)
     con.execute(f"SET threads = {threads}")
     con.execute(f"SET memory_limit = '{memory}'")
+    con.execute("SET enable_progress_bar = false")  # it prints to stdout even when piped
     return con
