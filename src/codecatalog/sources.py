@@ -516,9 +516,15 @@ def _check_schema(e: _Entry, cfg: SourceConfig) -> None:
         if name not in declared:
             e.fail(f"{label} names column {name!r}, which is not in [{e.name}.columns]")
     try:
-        _table_schema(cfg.schema)
+        schema = _table_schema(cfg.schema)
     except Exception as err:
         e.fail(f"{label} does not parse: {_one_line(err)}")
+    from codecatalog.validate_sql import translate  # pandera's checks as DuckDB SQL
+
+    try:
+        translate(schema, where=label, columns=[c.name for c in cfg.columns])
+    except DeclarationError as err:
+        e.fail(str(err))
 
 
 def _unknown_column_keys(spec: dict[str, Any]) -> Iterable[str]:

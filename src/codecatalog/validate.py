@@ -1,24 +1,128 @@
-"""Run the YAML schemas in `schemas/` lazily; turn pandera's failure cases into Failures."""
+"""Run pandera YAML schemas lazily; turn pandera's failure cases into Failures."""
 
 from __future__ import annotations
 
 import copy
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+import yaml
 
 import codecatalog.checks  # noqa: F401  (registers the custom checks the YAML schemas name)
-from codecatalog.errors import Failure
+from codecatalog.errors import DeclarationError, Failure
+
+# A schema: a file name in the installed `schemas/` folder, a YAML file path, or a schema object.
+SchemaRef = str | Path | pa.DataFrameSchema
+
+# Keys pandera reads (pandera.io.pandas_io); it silently ignores any other key, so a misspelt
+# check, a flat check beside a `checks:` list or a misspelt check option would be skipped.
+_SCHEMA_KEYS = frozenset(
+    {
+        "schema_type", "version", "api", "dataframe_library", "columns", "index", "multiindex",
+        "checks", "dtype", "coerce", "strict", "name", "ordered", "unique", "report_duplicates",
+        "unique_column_names", "add_missing_columns", "title", "description", "metadata",
+        "drop_invalid_rows",
+    }
+)  # fmt: skip
+_COLUMN_KEYS = frozenset(
+    {
+        "dtype", "description", "title", "checks", "name", "nullable", "unique", "coerce",
+        "required", "regex", "default", "report_duplicates", "drop_invalid_rows",
+    }
+)  # fmt: skip
+_CHECK_OPTIONS = frozenset(
+    {
+        "check_name",
+        "ignore_na",
+        "raise_warning",
+        "n_failure_cases",
+        "groupby",
+        "groups",
+        "error",
+        "name",
+    }
+)
+
+
+def load_schema(schema: SchemaRef) -> pa.DataFrameSchema:
+    """A pandera schema: a name in the installed `schemas/` folder (e.g. `cpt_longult.yaml`), a
+    YAML file (a Path), or a schema object (returned as it is).
+
+    A YAML schema is refused with DeclarationError naming it when it cannot be read or names a
+    key pandera would silently ignore.
+    """
+    if isinstance(schema, pa.DataFrameSchema):
+        return schema
+    if isinstance(schema, Path):
+        try:
+            text = schema.read_text(encoding="utf-8")
+        except OSError as err:
+            raise DeclarationError(f"{schema}: cannot read the schema: {err.strerror}") from err
+        return _from_yaml(text, str(schema))
+    return _builtin_schema(schema)
 
 
 @cache
-def load_schema(name: str) -> pa.DataFrameSchema:
-    """A schema from the installed `schemas/` folder, e.g. `cpt_longult.yaml`."""
+def _builtin_schema(name: str) -> pa.DataFrameSchema:
     text = files("codecatalog.schemas").joinpath(name).read_text(encoding="utf-8")
-    return pa.DataFrameSchema.from_yaml(text)
+    return _from_yaml(text, name)
+
+
+@cache
+def _from_yaml(text: str, where: str) -> pa.DataFrameSchema:
+    try:
+        _check_keys(yaml.safe_load(text), where)
+        return pa.DataFrameSchema.from_yaml(text)
+    except DeclarationError:
+        raise
+    except Exception as err:  # yaml, pandera and check-argument errors alike
+        raise DeclarationError(f"{where}: not a usable pandera schema: {err}") from err
+
+
+def _check_keys(document: Any, where: str) -> None:
+    """DeclarationError for a key pandera would ignore without a word."""
+    if not isinstance(document, dict):
+        raise DeclarationError(f"{where}: a pandera schema must be a mapping")
+    _refuse_unknown(document, _SCHEMA_KEYS, where)
+    columns = document.get("columns") or {}
+    for name, column in columns.items() if isinstance(columns, dict) else ():
+        at = f"{where}: column {name!r}"
+        column = {} if column is None else column
+        if not isinstance(column, dict):
+            raise DeclarationError(f"{at}: must be a mapping of pandera keys")
+        flat = [key for key in column if key not in _COLUMN_KEYS]
+        if "checks" in column and flat:
+            raise DeclarationError(
+                f"{at}: {', '.join(flat)} beside a `checks:` list would be ignored by pandera; "
+                "move them into the list"
+            )
+        unknown = [key for key in flat if not _is_check(key)]
+        if unknown:
+            raise DeclarationError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}")
+        checks = column.get("checks") or []
+        entries = checks if isinstance(checks, list) else [*checks.values()]
+        for key in flat:
+            entries.append(column[key] if isinstance(column[key], dict) else {})
+        for entry in entries:
+            options = entry.get("options") or {} if isinstance(entry, dict) else {}
+            _refuse_unknown(options, _CHECK_OPTIONS, f"{at}: check options")
+
+
+def _refuse_unknown(mapping: dict[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = [str(key) for key in mapping if key not in known]
+    if unknown:
+        raise DeclarationError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _is_check(name: Any) -> bool:
+    try:
+        return isinstance(name, str) and callable(getattr(pa.Check, name))
+    except AttributeError:
+        return False
 
 
 def _blocking_copy(schema: pa.DataFrameSchema) -> tuple[pa.DataFrameSchema, set[tuple[str, int]]]:
@@ -37,9 +141,9 @@ def _blocking_copy(schema: pa.DataFrameSchema) -> tuple[pa.DataFrameSchema, set[
     return schema, warning_checks
 
 
-def failure_cases(frame: pd.DataFrame, schema_name: str) -> pd.DataFrame:
+def failure_cases(frame: pd.DataFrame, schema: SchemaRef) -> pd.DataFrame:
     """pandera's failure cases (column, check, failure_case, index) plus a `warning` flag."""
-    schema, warning_checks = _blocking_copy(load_schema(schema_name))
+    schema, warning_checks = _blocking_copy(load_schema(schema))
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -54,7 +158,7 @@ def failure_cases(frame: pd.DataFrame, schema_name: str) -> pd.DataFrame:
 
 
 def check_frame(
-    frame: pd.DataFrame, schema_name: str, file: str
+    frame: pd.DataFrame, schema: SchemaRef, file: str
 ) -> tuple[list[Failure], list[Failure]]:
     """Validate one file's frame; return (errors, warnings), each naming file, line, column, value.
 
@@ -64,7 +168,7 @@ def check_frame(
     """
     errors: list[Failure] = []
     warnings: list[Failure] = []
-    cases = failure_cases(frame, schema_name)
+    cases = failure_cases(frame, schema)
     for name, check, value, index, warning in zip(
         cases["column"],
         cases["check"],

@@ -20,7 +20,11 @@ def validate_table_release(
     no key value containing the key separator `|`."""
     if release.database is None:
         raise CodecatalogError(f"{release.name} was not read into a staging database")
-    translation = translate(load_schema(cfg.schema), where=describe_declaration(cfg))
+    translation = translate(
+        load_schema(cfg.schema),
+        where=describe_declaration(cfg),
+        columns=[c.name for c in cfg.columns],
+    )
     con = configure(duckdb.connect(str(release.database), read_only=True))
     try:
         errors, warnings = validate_table(con, "catalog", translation, cfg.key)

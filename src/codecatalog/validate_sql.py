@@ -1,0 +1,594 @@
+"""Validate a big text table inside DuckDB with the checks its pandera schema declares.
+
+pandera stays the one place a schema is declared: `translate` turns a DataFrameSchema into SQL once,
+when the declaration is read, and refuses (DeclarationError naming the declaration, the column and
+the check) anything it cannot say in SQL — never a silent skip. `validate_table` then checks every
+column in one scan of the table plus one GROUP BY per uniqueness set, and reports Failures whose
+check and value text are exactly what `validate.check_frame` reports for pandera on the same rows.
+
+What translates (the table holds text, NULL for a blank cell; NULL passes every check but
+`not_nullable`, as pandera's `ignore_na` does):
+  - column `nullable: false` → `not_nullable`; column `unique: true` → `field_uniqueness`;
+    schema `unique: [a, b]` (or a list of such lists) → `multiple_fields_uniqueness`, one failure
+    per column of every duplicated row, NULL values left out as pandera leaves them out;
+  - dtype absent, `str`/`string` or `object` (any other dtype is refused: the table is text);
+    `required` (the reader reports a missing column; absent columns are skipped); `coerce`;
+  - built-in checks `str_matches` (Python `re.match`: anchored at the start only), `str_contains`
+    (`re.search`), `str_startswith`, `str_endswith`, `isin`, `notin` (text values only),
+    `str_length`, and the comparisons `equal_to`, `not_equal_to`, `greater_than(_or_equal_to)`,
+    `less_than(_or_equal_to)`, `in_range`: with text bounds they compare text (code-point order,
+    as pandas does), with number bounds they compare `TRY_CAST(value AS DOUBLE)` and a value that
+    is not a number (or is NaN) fails — pandera itself cannot compare a text column with a number
+    (it reports one TypeError for the column), so the parity holds against a numeric column;
+  - custom checks with a SQL form in `codecatalog.checks.SQL_FORMS`;
+  - `raise_warning: true` → a warning, not an error; a custom `error` or `name` → that check text.
+Refused: any other check (a lambda, a custom check without SQL form), check options `ignore_na:
+false`, `groupby`/`groups`, `n_failure_cases`; column `regex`, `default`, `parsers`,
+`drop_invalid_rows`, `report_duplicates` other than `all`; dataframe-level checks, parsers, index,
+`strict`, `ordered`, `add_missing_columns`, `drop_invalid_rows`.
+
+Regular expressions: DuckDB uses RE2, pandera Python's `re`. Patterns are rewritten by
+`checks.re2_pattern` so that `\\d`, `\\s`, `\\w` (and negations), `\\Z`, `{,n}` and a final `$`
+mean what they mean in Python; `\\b`/`\\B` remain ASCII word boundaries in RE2, and patterns RE2
+cannot compile (lookaround, backreferences, possessive or atomic groups, verbose mode) are refused
+when translated.
+
+Divergences on purpose: the declared key (`validate_table`'s `key`) is always checked for
+uniqueness, and a duplicated key reports every row and every key column, NULL parts included (as
+''), where pandera would drop NULL failure values (and so a duplicated all-blank key); pandera
+stops at the first duplicated set of a list of `unique` sets, every set is reported here; and at
+most `MAX_LISTED` failures of each kind are listed, a closing Failure counting the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import duckdb
+import pandera.dtypes
+import pandera.pandas as pa
+from pandera.api.function_dispatch import Dispatcher
+
+from codecatalog import checks as custom_checks
+from codecatalog.checks import SQL_FORMS, re2_pattern, sql_text
+from codecatalog.errors import DeclarationError, Failure
+from codecatalog.validate import as_text, sort_failures
+
+NOT_NULLABLE = "not_nullable"
+FIELD_UNIQUENESS = "field_uniqueness"
+MULTIPLE_FIELDS_UNIQUENESS = "multiple_fields_uniqueness"
+MAX_LISTED = 1000  # failures listed per kind (errors, warnings); the rest are counted
+MORE_FAILURES = "more failures not listed"  # check text of the closing summary Failure
+_RESERVED = ("_file", "_line")
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    """One row-wise check of one column: `fails` is SQL over the quoted column, TRUE when the
+    row fails; `check` is pandera's text for the check."""
+
+    column: str
+    check: str
+    fails: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class UniqueCheck:
+    """Rows must be unique over `columns` (pandera's `check` name for it)."""
+
+    columns: tuple[str, ...]
+    check: str
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A pandera schema said in SQL, for `validate_table`."""
+
+    where: str
+    checks: tuple[ColumnCheck, ...]
+    unique: tuple[UniqueCheck, ...]
+
+
+def translate(
+    schema: pa.DataFrameSchema, where: str, columns: Sequence[str] | None = None
+) -> Translation:
+    """`schema` as SQL checks; DeclarationError (naming `where`, the column and the check) for
+    anything that cannot run inside DuckDB with pandera's meaning.
+
+    `where` names the declaration in messages, e.g. "northwind_pa (/path/northwind_pa.toml)".
+    `columns`, when given, are the declared columns the table will hold: a required schema
+    column outside them is refused, an optional one (`required: false`) is left out.
+    """
+    _refuse_schema_options(schema, where)
+    found: list[ColumnCheck] = []
+    unique: list[UniqueCheck] = []
+    for name, column in schema.columns.items():
+        at = f"{where}: column {name!r}"
+        if not isinstance(name, str) or name in _RESERVED:
+            raise DeclarationError(f"{at}: not a usable column name")
+        if columns is not None and name not in columns:
+            if column.required:
+                raise DeclarationError(f"{at}: in the schema but not among the declared columns")
+            continue
+        _refuse_column_options(column, at)
+        quoted = quote(name)
+        if not column.nullable:
+            found.append(ColumnCheck(name, NOT_NULLABLE, f"{quoted} IS NULL"))
+        if column.unique:
+            unique.append(UniqueCheck((name,), FIELD_UNIQUENESS))
+        for check in column.checks:
+            text = check_text(check)
+            passes = _passes(check, quoted, f"{at}: check {text}")
+            fails = f"{quoted} IS NOT NULL AND NOT coalesce({passes}, false)"
+            found.append(ColumnCheck(name, text, fails, bool(check.raise_warning)))
+    for names in _unique_sets(schema.unique):
+        unique.append(UniqueCheck(names, MULTIPLE_FIELDS_UNIQUENESS))
+    _compile(found, where)
+    return Translation(where, _merged(found), tuple(dict.fromkeys(unique)))
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    translation: Translation,
+    key: Sequence[str],
+    *,
+    limit: int = MAX_LISTED,
+) -> tuple[list[Failure], list[Failure]]:
+    """Check `table` (one VARCHAR column per declared column, `_file VARCHAR`, `_line BIGINT`);
+    return (errors, warnings) as `validate.check_frame` would, sorted by `sort_failures`.
+
+    One scan evaluates every column check; each uniqueness set, and the declared `key` whether
+    the schema declares it or not, costs one GROUP BY (plus a join back when it has duplicates).
+    Each list holds at most `limit` failures, the first in sorted order; when more were found, a
+    last Failure on the last listed one's file (line None, column '') says how many are not
+    listed: check "`<n>` more failures not listed".
+    `table` may be qualified (`db.schema.table`); its parts are quoted.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    source = ".".join(quote(part) for part in table.split("."))
+    present = {row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()}
+    missing = [name for name in key if name not in present]
+    if missing:
+        raise DeclarationError(
+            f"{translation.where}: key column(s) {', '.join(missing)} not in table {table}"
+        )
+    column_checks = [check for check in translation.checks if check.column in present]
+    sets = _table_sets(translation.unique, tuple(key), present)
+    prefix = f"_codecatalog_{uuid.uuid4().hex[:12]}"
+    created: list[str] = []
+    found: dict[bool, list[Failure]] = {False: [], True: []}
+    totals = {False: 0, True: 0}
+    try:
+        if column_checks:
+            fails = f"{prefix}_fails"
+            created.append(fails)
+            con.execute(_scan_sql(source, fails, column_checks))
+            _column_failures(con, source, fails, column_checks, limit, found, totals)
+        unique_parts: list[str] = []
+        for number, (names, check, keep_nulls) in enumerate(sets):
+            dups, rows = f"{prefix}_dups{number}", f"{prefix}_rows{number}"
+            created += [dups, rows]
+            cols = ", ".join(map(quote, names))
+            con.execute(
+                f"CREATE TEMP TABLE {dups} AS SELECT {cols} FROM {source} "
+                f"GROUP BY ALL HAVING count(*) > 1"
+            )
+            if con.execute(f"SELECT count(*) FROM {dups}").fetchone() == (0,):
+                continue
+            match = " AND ".join(f"t.{quote(n)} IS NOT DISTINCT FROM d.{quote(n)}" for n in names)
+            picked = ", ".join(f"t.{quote(n)}" for n in names)
+            con.execute(
+                f"CREATE TEMP TABLE {rows} AS SELECT t._file, t._line, {picked} "
+                f"FROM {source} t SEMI JOIN {dups} d ON {match}"
+            )
+            # every listed row must yield a failure, so that the first `limit` rows hold the
+            # first `limit` failures: without NULL values, a row of NULLs yields none
+            some = (
+                ""
+                if keep_nulls
+                else " WHERE " + " OR ".join(f"{quote(n)} IS NOT NULL" for n in names)
+            )
+            listed = con.execute(
+                f"SELECT * FROM {rows}{some} ORDER BY _file, _line LIMIT {int(limit)}"
+            )
+            for file, line, *values in listed.fetchall():
+                found[False] += [
+                    Failure(file, line, name, check, as_text(value))
+                    for name, value in zip(names, values, strict=True)
+                    if keep_nulls or value is not None
+                ]
+            unique_parts += [
+                f"SELECT _file, _line, {sql_text(name)}, {sql_text(check)}, {quote(name)} "
+                f"FROM {rows}" + ("" if keep_nulls else f" WHERE {quote(name)} IS NOT NULL")
+                for name in names
+            ]
+        if unique_parts:  # a row may fail two sets sharing a column: count it once
+            union = " UNION ".join(unique_parts)
+            totals[False] += _count(con, f"SELECT count(*) FROM ({union})")
+    finally:
+        for name in created:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    errors, warnings = (_capped(found[kind], totals[kind], limit) for kind in (False, True))
+    return errors, warnings
+
+
+def check_text(check: pa.Check) -> str:
+    """The check's name as pandera's failure cases give it (and so `check_frame`)."""
+    if check.error is not None:
+        return str(check.error)
+    return str(check.name) if check.name is not None else str(check)
+
+
+def quote(identifier: str) -> str:
+    """`identifier` as a quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# --- translation --------------------------------------------------------------------------------
+
+
+def _refuse_schema_options(schema: pa.DataFrameSchema, where: str) -> None:
+    refused = {
+        "dataframe-level checks": bool(schema.checks),
+        "parsers": bool(getattr(schema, "parsers", None)),
+        "an index": schema.index is not None,
+        "strict": bool(schema.strict),
+        "ordered": bool(schema.ordered),
+        "add_missing_columns": bool(schema.add_missing_columns),
+        "drop_invalid_rows": bool(schema.drop_invalid_rows),
+        f"report_duplicates: {schema.report_duplicates}": schema.report_duplicates != "all",
+        f"dtype {schema.dtype}": not _is_text(schema.dtype),
+    }
+    for what, present in refused.items():
+        if present:
+            raise DeclarationError(f"{where}: {what} cannot be checked inside DuckDB")
+
+
+def _refuse_column_options(column: pa.Column, at: str) -> None:
+    if not _is_text(column.dtype):
+        raise DeclarationError(
+            f"{at}: dtype {column.dtype} cannot be checked inside DuckDB, where every column is "
+            "text: declare dtype str (number checks such as in_range compare the number the "
+            "text spells)"
+        )
+    refused = {
+        "regex": bool(column.regex),
+        "default": column.default is not None,
+        "parsers": bool(getattr(column, "parsers", None)),
+        "drop_invalid_rows": bool(column.drop_invalid_rows),
+        f"report_duplicates: {column.report_duplicates}": column.report_duplicates != "all",
+    }
+    for what, present in refused.items():
+        if present:
+            raise DeclarationError(f"{at}: {what} cannot be checked inside DuckDB")
+
+
+def _is_text(dtype: Any) -> bool:
+    return dtype is None or pandera.dtypes.is_string(dtype) or str(dtype) == "object"
+
+
+def _passes(check: pa.Check, column: str, at: str) -> str:
+    """SQL TRUE when a non-null value of `column` passes `check`."""
+    options = {
+        "ignore_na: false (NULL passes every check; use nullable: false)": not check.ignore_na,
+        "groupby": check.groupby is not None or check.groups is not None,
+        "n_failure_cases": check.n_failure_cases is not None,
+    }
+    for what, present in options.items():
+        if present:
+            raise DeclarationError(f"{at}: option {what} cannot be checked inside DuckDB")
+    function = check._check_fn
+    if isinstance(function, Dispatcher) and function.__name__ in _BUILTIN:
+        arguments = dict(check._check_kwargs)
+        extra = ", ".join(sorted(set(arguments) - _ARGUMENTS.get(function.__name__, set())))
+        if extra:  # pandera passes them on to the check function, which fails on them
+            raise DeclarationError(f"{at}: unknown argument(s) {extra} for {function.__name__}")
+        return _BUILTIN[function.__name__](column, arguments, at)
+    wrapped = getattr(getattr(function, "func", None), "__wrapped__", None)
+    name = getattr(wrapped, "__name__", "")
+    if (
+        isinstance(function, partial)
+        and name in SQL_FORMS
+        and wrapped is getattr(custom_checks, name, None)
+    ):
+        if check._check_kwargs:  # pandera would drop them without a word
+            extra = ", ".join(map(str, check._check_kwargs))
+            raise DeclarationError(f"{at}: unknown argument(s) {extra} for {name}")
+        arguments = dict(function.keywords)
+        if "pattern" in arguments:
+            _python_pattern(arguments["pattern"], at)
+        try:
+            return SQL_FORMS[name](column, arguments)
+        except ValueError as err:
+            raise DeclarationError(f"{at}: {err}") from err
+    kind = name or getattr(function, "__name__", type(function).__name__)
+    raise DeclarationError(
+        f"{at}: cannot be checked inside DuckDB: {kind!r} is neither a built-in check with a SQL "
+        "translation nor a codecatalog custom check with a SQL form"
+    )
+
+
+def _regex(function: str, prefix: str) -> Callable[[str, dict[str, Any], str], str]:
+    def form(column: str, args: dict[str, Any], at: str) -> str:
+        pattern = _python_pattern(args["pattern"], at)
+        try:
+            rewritten = re2_pattern(pattern)
+        except ValueError as err:
+            raise DeclarationError(f"{at}: {err}") from err
+        return f"{function}({column}, {sql_text(prefix.format(rewritten))})"
+
+    return form
+
+
+def _python_pattern(pattern: Any, at: str) -> str:
+    if isinstance(pattern, re.Pattern):
+        if pattern.flags & ~re.UNICODE:
+            raise DeclarationError(f"{at}: regex flags cannot be checked inside DuckDB")
+        pattern = pattern.pattern
+    if not isinstance(pattern, str):
+        raise DeclarationError(f"{at}: the pattern must be text")
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise DeclarationError(f"{at}: not a regular expression: {err}") from err
+    return pattern
+
+
+def _text_values(values: Any, at: str) -> str:
+    items = sorted(values, key=repr)
+    if not all(isinstance(item, str) for item in items):
+        raise DeclarationError(
+            f"{at}: values must be text (quote them in the YAML): a text column never equals "
+            f"{[item for item in items if not isinstance(item, str)]!r}"
+        )
+    return ", ".join(sql_text(item) for item in items)
+
+
+def _isin(column: str, args: dict[str, Any], at: str) -> str:
+    values = _text_values(args["allowed_values"], at)
+    return f"{column} IN ({values})" if values else "false"
+
+
+def _notin(column: str, args: dict[str, Any], at: str) -> str:
+    values = _text_values(args["forbidden_values"], at)
+    return f"{column} NOT IN ({values})" if values else "true"
+
+
+def _affix(function: str) -> Callable[[str, dict[str, Any], str], str]:
+    def form(column: str, args: dict[str, Any], at: str) -> str:
+        if not isinstance(args["string"], str):
+            raise DeclarationError(f"{at}: the string must be text")
+        return f"{function}({column}, {sql_text(args['string'])})"
+
+    return form
+
+
+def _str_length(column: str, args: dict[str, Any], at: str) -> str:
+    bounds = {name: args.get(name) for name in ("exact_value", "min_value", "max_value")}
+    for value in bounds.values():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise DeclarationError(f"{at}: lengths must be whole numbers")
+    if bounds["exact_value"] is not None:
+        return f"length({column}) = {bounds['exact_value']}"
+    tests = (
+        [f"length({column}) >= {bounds['min_value']}"] if bounds["min_value"] is not None else []
+    )
+    if bounds["max_value"] is not None:
+        tests.append(f"length({column}) <= {bounds['max_value']}")
+    return " AND ".join(tests)
+
+
+def _operand(column: str, value: Any, at: str) -> tuple[str, str, str]:
+    """(kind, SQL value of the column, SQL literal): text compares text, a number the number."""
+    if isinstance(value, str):
+        return "text", column, sql_text(value)
+    if isinstance(value, bool):
+        raise DeclarationError(f"{at}: {value!r} is neither text nor a number")
+    if isinstance(value, numbers.Real):
+        if math.isnan(float(value)):
+            raise DeclarationError(f"{at}: NaN is not a bound")
+        return "number", f"TRY_CAST({column} AS DOUBLE)", f"CAST('{float(value)!r}' AS DOUBLE)"
+    raise DeclarationError(f"{at}: {value!r} is neither text nor a number")
+
+
+def _comparison(operator: str, argument: str) -> Callable[[str, dict[str, Any], str], str]:
+    def form(column: str, args: dict[str, Any], at: str) -> str:
+        kind, value, literal = _operand(column, args[argument], at)
+        if kind == "text":
+            return f"{value} {operator} {literal}"
+        if operator == "<>":  # NaN differs from every number, as in Python
+            return f"coalesce({value} <> {literal}, true)"
+        return f"(NOT isnan({value}) AND {value} {operator} {literal})"
+
+    return form
+
+
+def _in_range(column: str, args: dict[str, Any], at: str) -> str:
+    low_kind, value, low = _operand(column, args["min_value"], at)
+    high_kind, _, high = _operand(column, args["max_value"], at)
+    if low_kind != high_kind:
+        raise DeclarationError(f"{at}: bounds must both be text or both be numbers")
+    above = ">=" if args.get("include_min", True) else ">"
+    below = "<=" if args.get("include_max", True) else "<"
+    test = f"{value} {above} {low} AND {value} {below} {high}"
+    return test if low_kind == "text" else f"(NOT isnan({value}) AND {test})"
+
+
+_BUILTIN: dict[str, Callable[[str, dict[str, Any], str], str]] = {
+    "str_matches": _regex("regexp_matches", "^(?:{})"),
+    "str_contains": _regex("regexp_matches", "{}"),
+    "str_startswith": _affix("starts_with"),
+    "str_endswith": _affix("suffix"),
+    "isin": _isin,
+    "notin": _notin,
+    "str_length": _str_length,
+    "equal_to": _comparison("=", "value"),
+    "not_equal_to": _comparison("<>", "value"),
+    "greater_than": _comparison(">", "min_value"),
+    "greater_than_or_equal_to": _comparison(">=", "min_value"),
+    "less_than": _comparison("<", "max_value"),
+    "less_than_or_equal_to": _comparison("<=", "max_value"),
+    "in_range": _in_range,
+}
+
+
+_ARGUMENTS = {
+    "str_matches": {"pattern"},
+    "str_contains": {"pattern"},
+    "str_startswith": {"string"},
+    "str_endswith": {"string"},
+    "isin": {"allowed_values"},
+    "notin": {"forbidden_values"},
+    "str_length": {"min_value", "max_value", "exact_value"},
+    "equal_to": {"value"},
+    "not_equal_to": {"value"},
+    "greater_than": {"min_value"},
+    "greater_than_or_equal_to": {"min_value"},
+    "less_than": {"max_value"},
+    "less_than_or_equal_to": {"max_value"},
+    "in_range": {"min_value", "max_value", "include_min", "include_max"},
+}
+
+
+def _unique_sets(unique: Any) -> list[tuple[str, ...]]:
+    """pandera's `unique`: None, one list of columns, or a list of such lists."""
+    if not unique:
+        return []
+    if isinstance(unique, str):
+        return [(unique,)]
+    if all(isinstance(name, str) for name in unique):
+        return [tuple(unique)]
+    return [tuple(names) for names in unique]
+
+
+def _compile(found: list[ColumnCheck], where: str) -> None:
+    """Bind every check's SQL once against a text row: RE2 refusing a pattern, or a SQL form
+    that does not bind, is a DeclarationError now rather than a failed refresh later."""
+    con = duckdb.connect()
+    try:
+        for check in found:
+            try:
+                con.execute(f"SELECT {check.fails} FROM (SELECT 'x' AS {quote(check.column)})")
+            except duckdb.Error as err:
+                message = str(err).splitlines()[0]
+                raise DeclarationError(
+                    f"{where}: column {check.column!r}: check {check.check}: cannot be checked "
+                    f"inside DuckDB: {message}"
+                ) from err
+    finally:
+        con.close()
+
+
+def _merged(found: list[ColumnCheck]) -> tuple[ColumnCheck, ...]:
+    """One check per (column, check text, warning): two checks with one text fail a row when
+    either does, and report it once (check_frame's failures are distinct)."""
+    merged: dict[tuple[str, str, bool], list[str]] = {}
+    for check in found:
+        merged.setdefault((check.column, check.check, check.warning), []).append(check.fails)
+    return tuple(
+        ColumnCheck(column, text, " OR ".join(f"({fails})" for fails in dict.fromkeys(tests)), warn)
+        for (column, text, warn), tests in merged.items()
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _table_sets(
+    unique: tuple[UniqueCheck, ...], key: tuple[str, ...], present: set[str]
+) -> list[tuple[tuple[str, ...], str, bool]]:
+    """(columns, check, keep NULL values) per uniqueness set: pandera checks the set's columns
+    present in the frame; the key is checked whether declared or not, NULL parts included."""
+    sets: dict[tuple[frozenset[str], str], tuple[tuple[str, ...], str, bool]] = {}
+    if key:
+        check = FIELD_UNIQUENESS if len(key) == 1 else MULTIPLE_FIELDS_UNIQUENESS
+        sets[(frozenset(key), check)] = (key, check, True)
+    for declared in unique:
+        names = tuple(name for name in declared.columns if name in present)
+        if names:
+            sets.setdefault((frozenset(names), declared.check), (names, declared.check, False))
+    return list(sets.values())
+
+
+def _scan_sql(source: str, target: str, checks: list[ColumnCheck]) -> str:
+    """The one scan: the rowid, file and line of every failing row with a flag per check (the
+    WHERE evaluates each check once per row; the flags again on the failing rows only)."""
+    flags = ", ".join(f"({check.fails}) AS f{i}" for i, check in enumerate(checks))
+    where = " OR ".join(f"({check.fails})" for check in checks)
+    return (
+        f"CREATE TEMP TABLE {target} AS SELECT rowid AS _row, _file, _line, {flags} "
+        f"FROM {source} WHERE {where}"
+    )
+
+
+def _column_failures(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    fails: str,
+    checks: list[ColumnCheck],
+    limit: int,
+    found: dict[bool, list[Failure]],
+    totals: dict[bool, int],
+) -> None:
+    """Count the failures per kind (error, warning) in the scan's `fails` table and unpivot its
+    first `limit` rows of each kind, which hold the first `limit` failures of that kind (their
+    values read back from `source` by rowid)."""
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (f{i})" for i in range(len(checks)))
+        + f" FROM {fails}"
+    ).fetchone()
+    assert counts is not None
+    for check, count in zip(checks, counts, strict=True):
+        totals[check.warning] += count
+    columns = list(dict.fromkeys(check.column for check in checks))
+    for warning in (False, True):
+        flagged = [i for i, check in enumerate(checks) if check.warning == warning]
+        if not totals[warning]:
+            continue
+        first = (
+            f"SELECT * FROM {fails} WHERE {' OR '.join(f'f{i}' for i in flagged)} "
+            f"ORDER BY _file, _line LIMIT {int(limit)}"
+        )
+        rows = con.execute(
+            f"SELECT f._file, f._line, {', '.join(f't.{quote(name)}' for name in columns)}, "
+            + ", ".join(f"f.f{i}" for i in flagged)
+            + f" FROM ({first}) f JOIN {source} t ON t.rowid = f._row"
+        ).fetchall()
+        for row in rows:
+            values = dict(zip(columns, row[2:], strict=False))
+            found[warning] += [
+                Failure(
+                    row[0],
+                    row[1],
+                    checks[i].column,
+                    checks[i].check,
+                    as_text(values[checks[i].column]),
+                )
+                for position, i in enumerate(flagged)
+                if row[2 + len(columns) + position]
+            ]
+
+
+def _capped(found: list[Failure], total: int, limit: int) -> list[Failure]:
+    """The first `limit` failures in order, plus a closing Failure counting the rest."""
+    listed = sort_failures(found)[:limit]
+    if total > len(listed):
+        more = total - len(listed)
+        listed.append(Failure(listed[-1].file, None, "", f"{more} {MORE_FAILURES}", ""))
+    return listed
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
