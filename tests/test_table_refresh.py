@@ -15,6 +15,7 @@ import pytest
 from codecatalog import warehouse
 from codecatalog.cli import main
 from codecatalog.diff.changes import changes_between
+from codecatalog.errors import Failure
 from codecatalog.sources import source, use_sources
 from tests.warehouse_state import attempts, snapshot
 
@@ -75,6 +76,13 @@ def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
     return path
 
 
+def records(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples, missing values as None."""
+    return [
+        tuple(r) for r in frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+    ]
+
+
 def refresh(*argv: str) -> int:
     return main(["refresh", *argv, "--plain"])
 
@@ -108,9 +116,7 @@ def test_northwind_xlsx_then_csv(tmp_path: Path, capsys: pytest.CaptureFixture) 
     finally:
         con.close()
     q2 = date(2026, 4, 1)
-    assert changes.drop(columns=["codeset", "from_version", "to_version"]).to_records(
-        index=False
-    ).tolist() == [
+    assert records(changes.drop(columns=["codeset", "from_version", "to_version"])) == [
         ("70551", "attribute_changed", "pa_required", "Y", "N", q2, None),
         ("97110", "descriptor_revised", "description",
          "Therapeutic exercise, each 15 minutes",
@@ -139,7 +145,7 @@ def test_a_changed_key_declaration_is_refused(
     changed = tmp_path / "decl"
     changed.mkdir()
     text = NORTHWIND.read_text(encoding="utf-8").replace(
-        'key = ["code"]', 'key = ["code", "category"]'
+        'attributes = ["pa_required", "category"]', 'attributes = ["pa_required"]'
     )
     (changed / "northwind_pa.toml").write_text(text, encoding="utf-8")
     (changed / "northwind_pa.yaml").write_bytes(NORTHWIND.with_suffix(".yaml").read_bytes())
@@ -150,9 +156,9 @@ def test_a_changed_key_declaration_is_refused(
                    "--sources", str(changed / "northwind_pa.toml")) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err == (
-        f"error: northwind_pa: the declaration in {changed / 'northwind_pa.toml'} changes key "
-        'since its versions were loaded (was {"key": ["code"]}); declare the new layout as a '
-        "new source\n"
+        f"error: northwind_pa: the declaration in {changed / 'northwind_pa.toml'} changes "
+        'attributes since its versions were loaded (was {"attributes": ["pa_required", '
+        '"category"]}); declare the new layout as a new source\n'
     )
     assert snapshot(wh) == before
     assert attempts(wh)[-1]["outcome"] == "rejected"
@@ -204,10 +210,9 @@ def test_composite_key_source_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
         stored = con.execute("SELECT count(*) FROM acme_edits_catalog").fetchall()[0][0]
     finally:
         con.close()
-    q2 = date(2026, 4, 1)
-    assert changes[["key", "change_type", "field", "old_value", "new_value", "effective_date"]]\
-        .to_records(index=False).tolist() == [
-        ("00103|G0283", "attribute_changed", "deletion_date", "*", "20260401", q2),
+    q2 = date(2026, 4, 1)  # 00103's deletion date is the first day it no longer holds
+    fields = ["key", "change_type", "field", "old_value", "new_value", "effective_date"]
+    assert records(changes[fields]) == [
         ("00103|G0283", "retired", None, None, None, q2),
         ("00105|J1100", "attribute_changed", "modifier_indicator", "1", "9", q2),
         ("00110|0042T", "retired", None, None, None, q2),
@@ -236,3 +241,76 @@ def test_shrinking_release_is_refused_unless_allowed(
     )
     assert snapshot(wh) == before
     assert refresh("acme_edits", str(half), "--version", "2026Q2", "--allow-shrink", *common) == 0
+
+
+def northwind_csv(tmp_path: Path, edit: str = "", replace: str = "") -> Path:
+    """The April list as CSV, with `edit` replaced by `replace` in its text."""
+    path = write_csv(tmp_path / "northwind.csv", PA_2026Q2)
+    path.write_text(path.read_text(encoding="utf-8").replace(edit, replace), encoding="utf-8")
+    return path
+
+
+BAD_NORTHWIND = {
+    # name: (text to replace, replacement, the one failure line expected)
+    "header never appears": (
+        "PROCEDURE  CODE", "Proc Code",
+        "northwind.csv: file, column '': header (value 'Procedure Code')",
+    ),
+    "named column missing": (
+        ",Description,", ",Desc,",
+        "northwind.csv: line 2, column 'description': missing column (value 'Description')",
+    ),
+    "value outside isin": (
+        "Injection, dexamethasone sodium phosphate, 1 mg\",N", "Injection, dexamethasone sodium "
+        "phosphate, 1 mg\",maybe",
+        "northwind.csv: line 5, column 'pa_required': isin(['Y', 'N']) (value 'maybe')",
+    ),
+    "too many fields": (
+        "Standard wheelchair,Y", "Standard wheelchair,Y,extra",
+        "northwind.csv: line 12, column '': field count (value 'DME,K0001,Standard wheelchair,Y,"
+        "extra')",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NORTHWIND))
+def test_bad_policy_file_is_refused_and_nothing_changes(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    wh = tmp_path / "wh"
+    common = ["--warehouse", str(wh), "--sources", str(NORTHWIND)]
+    xlsx = write_xlsx(tmp_path / "northwind_2026.xlsx", PA_2026)
+    assert refresh("northwind_pa", str(xlsx), "--version", "2026", *common) == 0
+    capsys.readouterr()
+    before, count = snapshot(wh), len(attempts(wh))
+    edit, replacement, failure = BAD_NORTHWIND[case]
+    bad = northwind_csv(tmp_path, edit, replacement)
+    assert refresh("northwind_pa", str(bad), "--version", "2026Q2", *common) == 2
+    assert capsys.readouterr().err == (
+        f"error: refused: northwind.csv: 1 validation failure(s)\n  {failure}\n"
+    )
+    assert snapshot(wh) == before
+    recorded = attempts(wh)
+    assert len(recorded) == count + 1
+    assert recorded[-1]["outcome"] == "rejected"
+    assert [str(f) for f in map(lambda f: Failure(**f), recorded[-1]["failures"])] == [failure]
+
+
+def test_duplicated_composite_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = acme_rows()
+    rows[40] = (*rows[7][:2], *rows[40][2:])  # a second 00107|G0283 in part 2
+    wh = tmp_path / "wh"
+    assert refresh("acme_edits", str(acme_zip(tmp_path / "q1.zip", rows, 30)), "--version",
+                   "2026Q1", "--warehouse", str(wh), "--sources", str(ACME)) == 2  # fmt: skip
+    # part1.txt: 3 header lines, rows 0-29 on lines 4-33; part2.txt: rows 30.. from line 4.
+    lines = [
+        f"  q1.zip!{part}: line {line}, column '{column}': multiple_fields_uniqueness "
+        f"(value '{value}')\n"
+        for part, line in [("part1.txt", 11), ("part2.txt", 14)]
+        for column, value in [("column1", "00107"), ("column2", "G0283")]
+    ]
+    assert capsys.readouterr().err == "error: refused: q1.zip: 4 validation failure(s)\n" + "".join(
+        lines
+    )
+    assert not (wh / "published" / "acme_edits").exists()
+    assert [a["outcome"] for a in attempts(wh)] == ["rejected"]
