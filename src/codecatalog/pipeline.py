@@ -299,18 +299,24 @@ def check_vanished(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, version: s
     if before is None:
         return
     now = wh.find_release(con, cfg.name, version)
-    catalog = quote(f"{cfg.name}_catalog")
+    catalog, active_row = quote(f"{cfg.name}_catalog"), active_sql(cfg)
     same = " AND ".join(f"n.{quote(k)} IS NOT DISTINCT FROM o.{quote(k)}" for k in cfg.key)
-    row = first(
+    params = {"old": before.release_order, "new": now.release_order}
+    counted = first(
         con.execute(
-            f"""SELECT count(*) FILTER (WHERE {in_force("$old", "o")}),
-                   count(*) FILTER (WHERE o._to = $new AND NOT EXISTS (
-                       SELECT 1 FROM {catalog} n WHERE n._from = $new AND {same}))
-            FROM {catalog} o WHERE {in_force("$old", "o")} AND ({active_sql(cfg)})""",
-            {"old": before.release_order, "new": now.release_order},
+            f"SELECT count(*) FROM {catalog} WHERE {in_force('$old')} AND {active_row}",
+            {"old": params["old"]},
         )
     )
-    active, vanished = row or (0, 0)
+    ended = first(
+        con.execute(
+            f"""SELECT count(*) FROM (SELECT * FROM {catalog} WHERE _to = $new AND {active_row}
+                                      AND {in_force("$old")}) o
+            ANTI JOIN (SELECT * FROM {catalog} WHERE _from = $new) n ON {same}""",
+            params,
+        )
+    )
+    active, vanished = (counted or (0,))[0], (ended or (0,))[0]
     if active and vanished / active > cfg.max_vanished:
         raise VersionError(
             f"{cfg.name} {version}: {vanished:,} of the {active:,} active keys of {before.version} "

@@ -151,19 +151,19 @@ def read_latest(root: Path, codeset: str) -> dict[str, Any] | None:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, stem: Path) -> int:
-    """Write the rows of `query` to `<stem>.parquet` and `<stem>.csv`; return how many."""
+    """Write the rows of `query` to `<stem>.parquet`, then that file to `<stem>.csv` (one
+    evaluation of the query, order kept); return how many rows."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW _published AS {query}")
     described = con.execute("DESCRIBE _published").fetchall()
     columns = ", ".join(
         f'"{name}"' if kind == "DATE" else f'CAST("{name}" AS VARCHAR) AS "{name}"'
         for name, kind, *_ in described
     )
-    select = f"SELECT {columns} FROM _published"
-    con.execute(f"COPY ({select}) TO '{_path(stem, '.parquet')}' (FORMAT parquet)")
-    con.execute(f"COPY ({select}) TO '{_path(stem, '.csv')}' (FORMAT csv, HEADER)")
-    rows = pq.ParquetFile(f"{stem}.parquet").metadata.num_rows
+    parquet, csv = _path(stem, ".parquet"), _path(stem, ".csv")
+    con.execute(f"COPY (SELECT {columns} FROM _published) TO '{parquet}' (FORMAT parquet)")
+    con.execute(f"COPY (FROM read_parquet('{parquet}')) TO '{csv}' (FORMAT csv, HEADER)")
     con.execute("DROP VIEW _published")
-    return int(rows)
+    return int(pq.ParquetFile(f"{stem}.parquet").metadata.num_rows)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -171,7 +171,11 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _path(stem: Path, suffix: str) -> str:

@@ -65,39 +65,43 @@ def _literal(text: str) -> str:
 def _window_sql(cfg: SourceConfig) -> str:
     """CTEs shared by the diff and the reconciliation, over the rows in force at both versions.
 
-    Only keys whose rows changed between the two versions (an interval boundary in between) are
-    compared. Parameters: $old_ord, $new_ord (release orders), $old_eff, $new_eff (dates).
+    Only rows whose interval ends or starts between the two versions are compared (plus, with
+    details, the catalog rows of keys whose details did): a key's rows are otherwise the same at
+    both. Parameters: $old_ord, $new_ord (release orders), $old_eff, $new_eff (dates).
     """
     catalog, key = quote(f"{cfg.name}_catalog"), key_sql(cfg.key)
-    boundary = (
-        f"({FROM} > $old_ord AND {FROM} <= $new_ord) OR ({TO} > $old_ord AND {TO} <= $new_ord)"
-    )
-    touched = f"SELECT {key} AS _key FROM {catalog} WHERE {boundary}"
+    raw = ", ".join(quote(k) for k in cfg.key)
     tracked = ", ".join(quote(c) for c in cfg.tracked)
-    detail = ""
+    old_filter, new_filter = f"{TO} <= $new_ord", f"{FROM} > $old_ord"
+    detail, detail_touched = "", ""
     if cfg.detail:
         details = quote(f"{cfg.name}_details")
-        touched += f" UNION SELECT {key} FROM {details} WHERE {boundary}"
+        boundary = (
+            f"({FROM} > $old_ord AND {FROM} <= $new_ord) OR ({TO} > $old_ord AND {TO} <= $new_ord)"
+        )
+        detail_touched = f"detail_keys AS (SELECT DISTINCT {raw} FROM {details} WHERE {boundary}),"
+        touched = f"({raw}) IN (SELECT ({raw}) FROM detail_keys)"
+        old_filter, new_filter = f"({old_filter} OR {touched})", f"({new_filter} OR {touched})"
         detail = (
             f"UNION ALL SELECT {key} AS _key, '{cfg.detail.name}:' || {quote(cfg.detail.id)}, "
             f"{quote(cfg.detail.value)} FROM {details} WHERE {in_force('$v')} "
-            f"AND {key} IN (SELECT _key FROM touched)"
+            f"AND ({raw}) IN (SELECT ({raw}) FROM $side)"
         )
-    values = (
-        f"SELECT _key, field, value FROM (SELECT {key} AS _key, {tracked} FROM {catalog} "
-        f"WHERE {in_force('$v')} AND {key} IN (SELECT _key FROM touched)) "
-        f"UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
-    )
     successors = (
         f"nullif(concat_ws(' ', {', '.join(quote(c) for c in cfg.successors)}), '')"
         if cfg.successors
         else "NULL::VARCHAR"
     )
-    rows = (
-        f"SELECT {key} AS _key, {active_sql(cfg)} AS _active, "
+    action = quote(cfg.source_action) if cfg.source_action not in (None, "history") else "NULL"
+    full = (
+        f"SELECT {raw}, {key} AS _key, {active_sql(cfg)} AS _active, "
         f"{_date_expr(cfg.add_date)} AS _add_date, {first_invalid_sql(cfg)} AS _first_invalid, "
-        f"{successors} AS _successors FROM {catalog} "
-        f"WHERE {in_force('$v')} AND {key} IN (SELECT _key FROM touched)"
+        f"{successors} AS _successors, {action} AS _action, {tracked} FROM {catalog} "
+        f"WHERE {in_force('$v')} AND $filter"
+    )
+    values = (
+        f"SELECT _key, field, value FROM (SELECT _key, {tracked} FROM $side) "
+        f"UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
     )
     if cfg.source_action == "history":
         # CPT: the release's cumulative history; actions dated within this step count.
@@ -113,27 +117,26 @@ def _window_sql(cfg: SourceConfig) -> str:
               FROM {history} WHERE {in_force("$new_ord")})
         WHERE d > $old_eff AND d <= $new_eff
         GROUP BY {code}"""
-    elif cfg.source_action:
-        # The record's own action code (HCPCS ACTION CD) in the new release.
-        old_deleted = "SELECT NULL::VARCHAR AS _key WHERE false"
-        source_actions = (
-            f"SELECT {key} AS _key, {quote(cfg.source_action)} AS action, "
-            f"NULL::DATE AS added_on FROM {catalog} WHERE {in_force('$new_ord')} "
-            f"AND {key} IN (SELECT _key FROM touched)"
-        )
     else:
+        # The record's own action code (HCPCS ACTION CD) in the new release, if it has one.
         old_deleted = "SELECT NULL::VARCHAR AS _key WHERE false"
         source_actions = (
-            "SELECT NULL::VARCHAR AS _key, NULL::VARCHAR AS action, NULL::DATE AS added_on "
+            "SELECT _key, _action AS action, NULL::DATE AS added_on FROM new_full"
+            if cfg.source_action
+            else "SELECT NULL::VARCHAR AS _key, NULL::VARCHAR AS action, NULL::DATE AS added_on "
             "WHERE false"
         )
+    same = " AND ".join(f"c.{quote(k)} IS NOT DISTINCT FROM n.{quote(k)}" for k in cfg.key)
     return f"""
-    touched AS ({touched}),
-    old_rows AS ({rows.replace("$v", "$old_ord")}),
-    new_rows AS ({rows.replace("$v", "$new_ord")}),
+    {detail_touched}
+    old_full AS ({full.replace("$v", "$old_ord").replace("$filter", old_filter)}),
+    new_full AS ({full.replace("$v", "$new_ord").replace("$filter", new_filter)}),
+    old_rows AS (SELECT _key, _active, _add_date, _first_invalid, _successors FROM old_full),
+    new_rows AS (SELECT _key, _active, _add_date, _first_invalid, _successors FROM new_full),
+    new_only AS (SELECT n.* FROM new_full n ANTI JOIN old_full o USING (_key)),
     earlier_keys AS (
-        SELECT DISTINCT {key} AS _key FROM {catalog}
-        WHERE {FROM} < $old_ord AND {key} IN (SELECT _key FROM touched)
+        SELECT DISTINCT n._key FROM new_only n
+        WHERE EXISTS (SELECT 1 FROM {catalog} c WHERE c.{FROM} < $old_ord AND {same})
     ),
     old_deleted AS ({old_deleted}),
     source_actions AS ({source_actions}),
@@ -155,8 +158,8 @@ def _window_sql(cfg: SourceConfig) -> str:
         SELECT o._key, 'retired' FROM old_rows o LEFT JOIN new_rows n USING (_key)
         WHERE o._active AND (n._key IS NULL OR NOT n._active)
     ),
-    old_values AS ({values.replace("$v", "$old_ord")}),
-    new_values AS ({values.replace("$v", "$new_ord")}),
+    old_values AS ({values.replace("$v", "$old_ord").replace("$side", "old_full")}),
+    new_values AS ({values.replace("$v", "$new_ord").replace("$side", "new_full")}),
     field_events AS (
         SELECT coalesce(o._key, n._key) AS _key, coalesce(o.field, n.field) AS field,
                o.value AS old_value, n.value AS new_value

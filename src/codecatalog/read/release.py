@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -45,6 +46,8 @@ class Release:
     """Everything read from one release, before validation.
 
     `stated_year` is the year the release says it is for, read from `year_source` (a member).
+    `database` is the staging DuckDB file a `table` family release was read into (its rows are
+    in table `catalog` there, not in `tables`).
     """
 
     name: str
@@ -53,6 +56,7 @@ class Release:
     stated_year: int | None = None
     year_source: str | None = None
     warnings: list[Failure] = field(default_factory=list)
+    database: Path | None = None
 
     @property
     def content_sha256(self) -> str:
