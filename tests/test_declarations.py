@@ -364,15 +364,15 @@ def test_a_bad_source_name_is_refused(tmp_path: Path) -> None:
 SCHEMA_REFUSED = {
     "yaml syntax": (
         ("columns:\n", "columns: [\n"),
-        "does not parse: line 6, column 10: expected ',' or ']', but got ':'",
+        ": does not parse: line 6, column 10: expected ',' or ']', but got ':'",
     ),
     "not a mapping of columns": (
         ("columns:\n", "cols:\n"),
-        "does not parse: expected a mapping with `columns:`",
+        ": unknown key(s) cols",
     ),
     "undeclared column": (
         ("  category:\n", "  modifier:\n    dtype: str\n  category:\n"),
-        "names column 'modifier', which is not in [northwind_pa.columns]",
+        ": column 'modifier': in the schema but not among the declared columns",
     ),
     "undeclared unique column": (
         ("columns:\n", "unique: [code, modifier]\ncolumns:\n"),
@@ -380,11 +380,11 @@ SCHEMA_REFUSED = {
     ),
     "misspelt check": (
         ("    str_matches:", "    str_maches:"),
-        ": column 'code': unknown check 'str_maches'",
+        ": column 'code': unknown key(s) str_maches",
     ),
     "misspelt schema key": (
         ("columns:\n", "uniqe: [code]\ncolumns:\n"),
-        ": unknown key 'uniqe'",
+        ": unknown key(s) uniqe",
     ),
     "flag not a boolean": (
         ("    nullable: true\n", '    nullable: "maybe"\n'),
@@ -392,11 +392,11 @@ SCHEMA_REFUSED = {
     ),
     "unknown dtype": (
         ("  category:\n    dtype: str\n", "  category:\n    dtype: text\n"),
-        "does not parse: data type 'text' not understood",
+        ": not a usable pandera schema: data type 'text' not understood",
     ),
     "bad regular expression": (
         ("'^(\\d{4}[0-9FTUAM]|[A-V]\\d{4})$'", "'^(['"),
-        "does not parse: unterminated character set at position 2",
+        ": not a usable pandera schema: unterminated character set at position 2",
     ),
 }
 

@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -79,10 +81,20 @@ def stage_version(
     except OSError as err:
         raise WarehouseUnusable(f"cannot publish into {parent}: {describe(err)}") from None
     try:
-        row_counts = {
-            stem: _copy(con, query, staging / stem) for stem, query in publication.tables.items()
-        }
-        (staging / "report.md").write_text(publication.report_md, encoding="utf-8")
+        # Each file is hashed in a thread while DuckDB writes the next one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digests: dict[str, Future[str]] = {}
+
+            def written(path: Path) -> None:
+                digests[path.name] = pool.submit(_sha256, path)
+
+            row_counts = {
+                stem: _copy(con, query, staging / stem, written)
+                for stem, query in publication.tables.items()
+            }
+            (staging / "report.md").write_text(publication.report_md, encoding="utf-8")
+            written(staging / "report.md")
+            sha256 = {name: digest.result() for name, digest in digests.items()}
         manifest = {
             "codeset": publication.codeset,
             "version": publication.version,
@@ -100,7 +112,7 @@ def stage_version(
                 else {}
             ),
             "files": {
-                name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
+                name: {"sha256": sha256[name], "bytes": (staging / name).stat().st_size}
                 for name in sorted(p.name for p in staging.iterdir())
             },
         }
@@ -150,9 +162,11 @@ def read_latest(root: Path, codeset: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def _copy(con: duckdb.DuckDBPyConnection, query: str, stem: Path) -> int:
+def _copy(
+    con: duckdb.DuckDBPyConnection, query: str, stem: Path, written: Callable[[Path], None]
+) -> int:
     """Write the rows of `query` to `<stem>.parquet`, then that file to `<stem>.csv` (one
-    evaluation of the query, order kept); return how many rows."""
+    evaluation of the query, order kept), calling `written` with each file; return the rows."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW _published AS {query}")
     described = con.execute("DESCRIBE _published").fetchall()
     columns = ", ".join(
@@ -161,7 +175,9 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, stem: Path) -> int:
     )
     parquet, csv = _path(stem, ".parquet"), _path(stem, ".csv")
     con.execute(f"COPY (SELECT {columns} FROM _published) TO '{parquet}' (FORMAT parquet)")
+    written(stem.with_name(stem.name + ".parquet"))
     con.execute(f"COPY (FROM read_parquet('{parquet}')) TO '{csv}' (FORMAT csv, HEADER)")
+    written(stem.with_name(stem.name + ".csv"))
     con.execute("DROP VIEW _published")
     return int(pq.ParquetFile(f"{stem}.parquet").metadata.num_rows)
 

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -111,7 +111,6 @@ def use_sources(paths: Sequence[Path]) -> None:
     global _extra_files
     _extra_files = tuple(Path(p).absolute() for p in paths)
     _load.cache_clear()
-    _table_schema.cache_clear()
 
 
 def builtin_file() -> Path:
@@ -466,89 +465,33 @@ def _retirement(e: _Entry, declared: list[str]) -> Retirement | None:
     return Retirement(column, tuple(active), _TERM_DATE_IS[term_date_is], date_format)
 
 
-# The pandera schema keys read (pandera ignores any other key silently: a misspelt check would
-# never run, so anything else is refused).
-_SCHEMA_KEYS = _words(
-    """schema_type version api dataframe_library columns index checks dtype coerce strict name
-    ordered unique report_duplicates unique_column_names add_missing_columns title description
-    metadata drop_invalid_rows"""
-)
-_COLUMN_SCHEMA_KEYS = _words(
-    """title description dtype nullable checks name unique coerce required regex default
-    report_duplicates drop_invalid_rows"""
-)
-_SCHEMA_FLAGS = ("nullable", "unique", "coerce", "required", "regex")
-
-
 def _check_schema(e: _Entry, cfg: SourceConfig) -> None:
-    """The pandera YAML parses, uses only keys pandera reads, and names declared columns only."""
-    import yaml
+    """The pandera YAML is usable (`validate.load_schema` refuses keys pandera would ignore),
+    names declared columns only, and every check can run inside DuckDB."""
+    from codecatalog.validate import load_schema
+    from codecatalog.validate_sql import translate  # pandera's checks as DuckDB SQL
 
     label = f"schema {cfg.schema}"
     try:
-        raw = yaml.safe_load(cfg.schema.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        mark = getattr(err, "problem_mark", None)
-        if isinstance(err, yaml.MarkedYAMLError) and mark is not None:
-            where = f"line {mark.line + 1}, column {mark.column + 1}"
-            e.fail(f"{label} does not parse: {where}: {err.problem}")
-        e.fail(f"{label} does not parse: {_one_line(err)}")
-    if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
-        e.fail(f"{label} does not parse: expected a mapping with `columns:`")
-    for key in raw:
-        if key not in _SCHEMA_KEYS:
-            e.fail(f"{label}: unknown key {key!r}")
-    declared = {c.name for c in cfg.columns}
-    for name, spec in raw["columns"].items():
-        if name not in declared:
-            e.fail(f"{label} names column {name!r}, which is not in [{e.name}.columns]")
-        if spec is None:
-            continue
-        if not isinstance(spec, dict):
-            e.fail(f"{label}: column {name!r}: expected a mapping, got {spec!r}")
-        for key in _unknown_column_keys(spec):
-            e.fail(f"{label}: column {name!r}: unknown check {key!r}")
-        for flag in _SCHEMA_FLAGS:
-            if flag in spec and not isinstance(spec[flag], bool):
-                e.fail(f"{label}: column {name!r}: {flag} must be true or false")
-    unique = raw.get("unique") or []
-    for name in [unique] if isinstance(unique, str) else unique:
-        if name not in declared:
-            e.fail(f"{label} names column {name!r}, which is not in [{e.name}.columns]")
-    try:
-        schema = _table_schema(cfg.schema)
-    except Exception as err:
-        e.fail(f"{label} does not parse: {_one_line(err)}")
-    from codecatalog.validate_sql import translate  # pandera's checks as DuckDB SQL
-
+        schema = load_schema(cfg.schema)
+    except DeclarationError as err:
+        e.fail(f"schema {_one_line(err)}")
     try:
         translate(schema, where=label, columns=[c.name for c in cfg.columns])
     except DeclarationError as err:
-        e.fail(str(err))
-
-
-def _unknown_column_keys(spec: dict[str, Any]) -> Iterable[str]:
-    import pandera.pandas as pa
-
-    import codecatalog.checks  # noqa: F401  (registers the custom checks schemas may name)
-
-    for key in spec:
-        if key not in _COLUMN_SCHEMA_KEYS and not callable(getattr(pa.Check, key, None)):
-            yield key
-
-
-@cache
-def _table_schema(path: Path) -> Any:
-    import pandera.pandas as pa
-
-    import codecatalog.checks  # noqa: F401
-
-    return pa.DataFrameSchema.from_yaml(path.read_text(encoding="utf-8"))
+        e.fail(_one_line(err))
+    declared = {c.name for c in cfg.columns}
+    unique = schema.unique or []
+    for name in [*schema.columns, *([unique] if isinstance(unique, str) else unique)]:
+        if name not in declared:
+            e.fail(f"{label} names column {name!r}, which is not in [{e.name}.columns]")
 
 
 def table_schema(cfg: SourceConfig) -> Any:
-    """The parsed pandera `DataFrameSchema` of a source (cached per schema file)."""
-    return _table_schema(cfg.schema)
+    """The parsed pandera `DataFrameSchema` of a source."""
+    from codecatalog.validate import load_schema
+
+    return load_schema(cfg.schema)
 
 
 def _one_line(err: BaseException) -> str:

@@ -79,8 +79,13 @@ def _from_yaml(text: str, where: str) -> pa.DataFrameSchema:
         return pa.DataFrameSchema.from_yaml(text)
     except DeclarationError:
         raise
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise DeclarationError(f"{where}: does not parse: {at}{err.problem}") from err
     except Exception as err:  # yaml, pandera and check-argument errors alike
-        raise DeclarationError(f"{where}: not a usable pandera schema: {err}") from err
+        text = " ".join(str(err).split())
+        raise DeclarationError(f"{where}: not a usable pandera schema: {text}") from err
 
 
 def _check_keys(document: Any, where: str) -> None:
@@ -94,6 +99,9 @@ def _check_keys(document: Any, where: str) -> None:
         column = {} if column is None else column
         if not isinstance(column, dict):
             raise DeclarationError(f"{at}: must be a mapping of pandera keys")
+        for flag in ("nullable", "unique", "coerce", "required", "regex"):
+            if flag in column and not isinstance(column[flag], bool):
+                raise DeclarationError(f"{at}: {flag} must be true or false")
         flat = [key for key in column if key not in _COLUMN_KEYS]
         if "checks" in column and flat:
             raise DeclarationError(

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import duckdb
 
+from codecatalog.duckdb_settings import configure
 from codecatalog.errors import CodecatalogError, WarehouseBusy, WarehouseUnusable
 
 READER_NAME = "codecatalog.duckdb"
@@ -89,7 +90,7 @@ def open_database(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path.exists():
         check_database_file(path)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return configure(duckdb.connect(str(path), read_only=read_only))
     except duckdb.IOException as err:
         text = str(err)
         if "not a valid DuckDB database" in text:

@@ -25,10 +25,12 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -573,9 +575,17 @@ def _read_csv_sql(path: Path, header: _Header, width: int) -> str:
 
 
 def _read_text(
-    con: duckdb.DuckDBPyConnection, scan: _Scan, path: Path, cfg: SourceConfig, file: str
+    con: duckdb.DuckDBPyConnection,
+    scanned: Callable[[], _Scan],
+    path: Path,
+    cfg: SourceConfig,
+    file: str,
+    plain: bool,
 ) -> list[Failure]:
-    """Load one CSV/TSV file (UTF-8 at `path`) into the catalog; failures of its structure."""
+    """Load one CSV/TSV file (UTF-8 at `path`) into the catalog; failures of its structure.
+
+    `scanned()` gives the file's streaming scan (its line counts), which may still be running
+    while DuckDB reads; `plain`: the file is ASCII without quotes (a cheaper trim)."""
     header = _find_text_header(path, cfg)
     if header is None:
         return [Failure(file, None, "", "header", cfg.read.header or "")]
@@ -589,7 +599,7 @@ def _read_text(
     try:
         # `_line` is set below: a window numbering the rows would cost as much as the read.
         # In ASCII text without quotes a value can only end in a space (or a tab in CSV).
-        ends = (" " + ("\t" if header.delimiter == "," else "")) if scan.plain else None
+        ends = (" " + ("\t" if header.delimiter == "," else "")) if plain else None
         row = con.execute(
             _insert_sql(cfg, found, source, "NULL::BIGINT", ends=ends), params
         ).fetchone()
@@ -603,6 +613,7 @@ def _read_text(
         con.execute(f"DELETE FROM {TABLE} WHERE _line IS NULL")
         return _reject_failures(rejects, path, file, header, found, cfg)
     rows = int(row[0]) if row else 0
+    scan = scanned()
     lines = scan.lines_all if width == 1 else scan.lines
     span = con.execute(
         f"SELECT min(rowid), max(rowid), count(*) FROM {TABLE} WHERE _line IS NULL"
@@ -845,6 +856,47 @@ def _load_rows(
         flush()
 
 
+def _given(scan: _Scan) -> _Scan:
+    return scan
+
+
+def _on_disk_text(archive: ReleaseArchive, member: str) -> Path | None:
+    """The path of a member that is a file on disk and starts like UTF-8 text (no BOM other than
+    UTF-8's), else None."""
+    if archive._zip is not None:
+        return None
+    with _open_member(archive, member) as (source, path):
+        head = source.read(_SNIFF)
+    if path is None or _kind(head) != "text" or any(head.startswith(b) for b, _ in _WIDE_BOMS):
+        return None
+    return path
+
+
+def _read_while_scanning(
+    con: duckdb.DuckDBPyConnection,
+    archive: ReleaseArchive,
+    member: str,
+    file: str,
+    tmp: Path,
+    path: Path,
+    cfg: SourceConfig,
+) -> tuple[_Scan, list[Failure]] | None:
+    """Read a text file on disk as UTF-8 while a thread scans its bytes (hash, encoding, line
+    counts): the scan's Python work and DuckDB's read overlap. None, with nothing kept, when the
+    scan finds the file is not plain UTF-8 (the caller then reads it the sequential way)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_scan, archive, member, file, tmp)
+        try:
+            failures = _read_text(con, pending.result, path, cfg, file, plain=False)
+        except (duckdb.Error, UnicodeDecodeError):  # not UTF-8 after all: the scan says why
+            failures = None
+        scan = pending.result()  # re-raises the scan's own errors (size caps, …)
+    if failures is None or scan.encoding == "cp1252" or scan.decode_error is not None:
+        con.execute(f"DELETE FROM {TABLE} WHERE _file = $file", {"file": file})
+        return None
+    return scan, failures
+
+
 # --- the release ----------------------------------------------------------------------------
 
 
@@ -894,6 +946,14 @@ def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Pat
         con.execute(f"CREATE TABLE {TABLE} ({declared}, _file VARCHAR, _line BIGINT)")
         for member in members:
             file = display_name(archive, member)
+            on_disk = _on_disk_text(archive, member)
+            if on_disk is not None:
+                found = _read_while_scanning(con, archive, member, file, tmp, on_disk, cfg)
+                if found is not None:
+                    scan, read_failures = found
+                    files[member] = SourceFile(ROLE, member, scan.sha256, scan.size, scan.encoding)
+                    failures += read_failures
+                    continue
             scan = _scan(archive, member, file, tmp)
             if scan.kind == "skip":
                 for done in tmp.iterdir():
@@ -907,7 +967,7 @@ def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Pat
                 if scan.decode_error is not None:
                     raise scan.decode_error
                 files[member] = SourceFile(ROLE, member, scan.sha256, scan.size, scan.encoding)
-                failures += _read_text(con, scan, path, cfg, file)
+                failures += _read_text(con, partial(_given, scan), path, cfg, file, scan.plain)
             for done in tmp.iterdir():  # copies and re-encodings of this member
                 done.unlink()
         if not files:
