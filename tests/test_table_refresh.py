@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -314,3 +315,44 @@ def test_duplicated_composite_key_is_refused(tmp_path: Path, capsys: pytest.Capt
     )
     assert not (wh / "published" / "acme_edits").exists()
     assert [a["outcome"] for a in attempts(wh)] == ["rejected"]
+
+
+def test_findings_published_with_hcpcs_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Northwind's April 2018 list against HCPCS 2017 and 2018 (the excerpts in cases/hcpcs)."""
+    wh = tmp_path / "wh"
+    hcpcs = Path(__file__).parent / "cases" / "hcpcs"
+    for version, name in [("2017", "excerpt_2017_ANWEB.txt"), ("2018", "excerpt_2018_ANWEB.txt")]:
+        assert (
+            refresh("hcpcs", str(hcpcs / name), "--version", version, "--warehouse", str(wh)) == 0
+        )
+    rows = [
+        ("A5513", "Foot insert, custom", "Y", "Orthotics"),  # active in 2018: no finding
+        ("G0202", "Screening mammography, digital", "Y", "Radiology"),  # retired 2018-01-01
+        ("A9999", "Miscellaneous supply", "N", "Supplies"),  # in no HCPCS version
+        ("99213", "Office visit", "N", "Evaluation"),  # CPT-shaped: no CPT code set declared
+    ]
+    sheet = write_csv(tmp_path / "northwind_2018q2.csv", rows)
+    assert refresh("northwind_pa", str(sheet), "--version", "2018Q2", "--warehouse", str(wh),
+                   "--sources", str(NORTHWIND)) == 0  # fmt: skip
+    capsys.readouterr()
+    published = wh / "published" / "northwind_pa" / "2018Q2"
+    findings = pd.read_csv(published / "findings.csv", dtype=str, keep_default_na=False)
+    assert list(findings.columns) == [
+        "codeset", "version", "key", "column", "code", "finding", "code_set",
+        "code_set_version", "retired_on", "successors", "reason",
+    ]  # fmt: skip
+    assert findings.to_records(index=False).tolist() == [
+        ("northwind_pa", "2018Q2", "99213", "code", "99213", "unchecked", "", "", "", "",
+         "its shape is none of its code sets (hcpcs)"),
+        ("northwind_pa", "2018Q2", "A9999", "code", "A9999", "unknown", "hcpcs", "2018", "", "",
+         ""),
+        ("northwind_pa", "2018Q2", "G0202", "code", "G0202", "retired", "hcpcs", "2018",
+         "2018-01-01", "77067", ""),
+    ]  # fmt: skip
+    manifest = json.loads((published / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["code_set_versions"] == {"hcpcs": "2018"}
+    assert manifest["row_counts"]["findings"] == 3
+    report = (published / "report.md").read_text(encoding="utf-8")
+    assert "## Findings" in report and "G0202" in report

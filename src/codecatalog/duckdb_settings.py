@@ -6,12 +6,12 @@ import os
 
 import duckdb
 
-DEFAULT_MEMORY = "1GB"
+DEFAULT_MEMORY = "1280MB"
 
 
 def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Limit `con` to $CODECATALOG_DUCKDB_THREADS threads (default 2) and
-    $CODECATALOG_DUCKDB_MEMORY (default 1GB); DuckDB spills to disk beyond that."""
+    $CODECATALOG_DUCKDB_MEMORY (default 1280MB); DuckDB spills to disk beyond that."""
     threads = int(os.environ.get("CODECATALOG_DUCKDB_THREADS", "2"))
     memory = os.environ.get("CODECATALOG_DUCKDB_MEMORY", DEFAULT_MEMORY)
     con.execute(f"SET threads = {threads}")

@@ -173,10 +173,11 @@ def references_sql(cfg: SourceConfig, order: int, on: date) -> str:
 def _unclaimed_sql(checks: list[CodeSetCheck]) -> str:
     """Codes whose shape no declared code set claims."""
     claimed = " OR ".join(f"regexp_full_match(_code, {_literal(c.shape)})" for c in checks)
+    names = ", ".join(c.name for c in checks).replace("'", "''") or "none declared"
     return (
         f"SELECT _code, NULL::VARCHAR AS code_set, NULL::VARCHAR AS code_set_version, "
         f"'unchecked' AS finding, NULL::DATE AS retired_on, NULL::VARCHAR AS successors, "
-        f"'no declared code set claims the shape of ' || _code AS reason FROM {_CODES}"
+        f"'its shape is none of its code sets ({names})' AS reason FROM {_CODES}"
         + (f" WHERE NOT ({claimed})" if claimed else "")
     )
 
