@@ -15,6 +15,8 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -48,6 +50,10 @@ def max_member_bytes_from_env() -> int:
     if value <= 0:
         raise UsageError(f"{MAX_MEMBER_BYTES_ENV}={raw!r} is not a positive number of bytes")
     return value
+
+
+# A corrupt (bad CRC, truncated) or encrypted member, or an unsupported compression method.
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def _climbs_out(name: str) -> bool:
@@ -149,6 +155,10 @@ class ReleaseArchive:
             p.relative_to(self.location).as_posix() for p in self.location.rglob("*") if p.is_file()
         )
 
+    def display_name(self, member: str) -> str:
+        """A member's name in messages: `zip!member` inside a zip, else its path in the release."""
+        return f"{self.name}!{member}" if self._zip is not None else member
+
     def read_bytes(self, member: str) -> bytes:
         """The raw bytes of one member, refused past the size cap or the compression ratio.
 
@@ -157,19 +167,47 @@ class ReleaseArchive:
                 bomb, corrupt, or a symlink leading outside a release directory.
             KeyError: A zip has no such member.
         """
+        with self.open_member(member) as (chunks, _):
+            return b"".join(chunks)
+
+    @contextmanager
+    def open_member(self, member: str) -> Iterator[tuple[Iterator[bytes], Path | None]]:
+        """One member's bytes as chunks, refused as soon as they pass the size cap or the
+        compression ratio, and its path when it is a file on disk (None inside a zip).
+
+        Raises as `read_bytes` does (while the chunks are read).
+        """
         if self._zip is not None:
-            return self._read_zip_member(member)
-        if self.location.is_file():
-            return self._read_file(self.location, self.location.name)
-        root = self.location.resolve()
-        path = (self.location / member).resolve()
-        if not path.is_relative_to(root):
+            info = self._zip.getinfo(member)
+            declared, packed = info.file_size, info.compress_size
+            if declared > self._cap:
+                raise SourceLayoutError(
+                    str(self.location),
+                    f"member {member!r} declares {declared} bytes uncompressed, over the limit "
+                    f"of {self._cap} bytes ({MAX_MEMBER_BYTES_ENV})",
+                )
+            self._check_ratio(member, declared, packed, "declares")
+            try:
+                with self._zip.open(info) as f:
+                    yield self._capped(f, member, f"it declares {declared} bytes uncompressed",
+                                       packed), None  # fmt: skip
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                NotImplementedError,
+                RuntimeError,
+            ) as e:
+                # Corrupt (bad CRC, truncated), encrypted, or an unsupported compression method.
+                raise SourceLayoutError(
+                    str(self.location), f"member {member!r} cannot be read: {e}"
+                ) from e
+            return
+        path = self.location if self.location.is_file() else (self.location / member).resolve()
+        if not self.location.is_file() and not path.is_relative_to(self.location.resolve()):
             raise SourceLayoutError(
                 str(self.location), f"{member!r} leads outside the release directory (to {path})"
             )
-        return self._read_file(path, member)
-
-    def _read_file(self, path: Path, member: str) -> bytes:
         size = path.stat().st_size
         if size > self._cap:
             raise SourceLayoutError(
@@ -179,29 +217,7 @@ class ReleaseArchive:
             )
         with path.open("rb") as f:
             # The size on disk can be wrong (a file still growing, /proc): stop past the cap.
-            return self._read_capped(f, member, f"its size on disk is {size} bytes")
-
-    def _read_zip_member(self, member: str) -> bytes:
-        assert self._zip is not None
-        info = self._zip.getinfo(member)
-        declared, packed = info.file_size, info.compress_size
-        if declared > self._cap:
-            raise SourceLayoutError(
-                str(self.location),
-                f"member {member!r} declares {declared} bytes uncompressed, over the limit of "
-                f"{self._cap} bytes ({MAX_MEMBER_BYTES_ENV})",
-            )
-        self._check_ratio(member, declared, packed, "declares")
-        try:
-            with self._zip.open(info) as f:
-                return self._read_capped(
-                    f, member, f"it declares {declared} bytes uncompressed", packed
-                )
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
-            # Corrupt (bad CRC, truncated), encrypted, or an unsupported compression method.
-            raise SourceLayoutError(
-                str(self.location), f"member {member!r} cannot be read: {e}"
-            ) from e
+            yield self._capped(f, member, f"its size on disk is {size} bytes"), path
 
     def _check_ratio(self, member: str, size: int, packed: int, verb: str) -> None:
         if size < self.ratio_min_bytes or size <= packed * self.max_compression_ratio:
@@ -214,14 +230,12 @@ class ReleaseArchive:
             "refused as a zip bomb",
         )
 
-    def _read_capped(
+    def _capped(
         self, f: IO[bytes], member: str, declared: str, packed: int | None = None
-    ) -> bytes:
-        """Read ``f`` in chunks, refusing it as soon as it exceeds the cap or the ratio."""
-        chunks: list[bytes] = []
+    ) -> Iterator[bytes]:
+        """``f`` in chunks, refused as soon as it exceeds the cap or the ratio."""
         total = 0
         while chunk := f.read(min(_CHUNK, self._cap - total + 1)):
-            chunks.append(chunk)
             total += len(chunk)
             if total > self._cap:
                 raise SourceLayoutError(
@@ -231,7 +245,7 @@ class ReleaseArchive:
                 )
             if packed is not None:
                 self._check_ratio(member, total, packed, "inflates to more than")
-        return b"".join(chunks)
+            yield chunk
 
     def find(self, *patterns: str, required: bool = True) -> str | None:
         """The one member whose file name matches any of `patterns` (case-insensitive globs).

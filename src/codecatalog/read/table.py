@@ -24,10 +24,9 @@ import os
 import re
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -46,7 +45,7 @@ from codecatalog.errors import (
     SourceLayoutError,
     ValidationFailed,
 )
-from codecatalog.read.archive import MAX_MEMBER_BYTES_ENV, ReleaseArchive
+from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release, SourceFile
 from codecatalog.sources import Column, SourceConfig
 
@@ -205,11 +204,6 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def display_name(archive: ReleaseArchive, member: str) -> str:
-    """A member's name in messages: `zip!member` inside a zip, else its path in the release."""
-    return f"{archive.name}!{member}" if archive._zip is not None else member
-
-
 # --- reading members ------------------------------------------------------------------------
 
 
@@ -258,46 +252,6 @@ class _Counter:
         return every - max(trailing - 1, 0), every
 
 
-@contextmanager
-def _open_member(archive: ReleaseArchive, member: str) -> Iterator[tuple[IO[bytes], Path | None]]:
-    """A member's bytes as a stream, and its path when it is a file on disk.
-
-    The same guards as ReleaseArchive.read_bytes, checked before reading (declared sizes, a path
-    leading out of a release directory); the running size and ratio are checked by the reader.
-    """
-    zf = archive._zip
-    cap = archive._cap
-    if zf is not None:
-        info = zf.getinfo(member)
-        if info.file_size > cap:
-            raise SourceLayoutError(
-                str(archive.location),
-                f"member {member!r} declares {info.file_size} bytes uncompressed, over the limit "
-                f"of {cap} bytes ({MAX_MEMBER_BYTES_ENV})",
-            )
-        archive._check_ratio(member, info.file_size, info.compress_size, "declares")
-        with zf.open(info) as f:
-            yield f, None
-        return
-    if archive.location.is_file():
-        path = archive.location
-    else:
-        root = archive.location.resolve()
-        path = (archive.location / member).resolve()
-        if not path.is_relative_to(root):
-            raise SourceLayoutError(
-                str(archive.location), f"{member!r} leads outside the release directory (to {path})"
-            )
-    size = path.stat().st_size
-    if size > cap:
-        raise SourceLayoutError(
-            str(archive.location),
-            f"{member!r} is {size} bytes, over the limit of {cap} bytes ({MAX_MEMBER_BYTES_ENV})",
-        )
-    with path.open("rb") as f:
-        yield f, path
-
-
 def _kind(head: bytes) -> str:
     """`zip`, `text` or `skip` (binary) from a file's first bytes."""
     if head.startswith(_ZIP_MAGIC):
@@ -325,8 +279,6 @@ def _scan(archive: ReleaseArchive, member: str, file: str, tmp: Path) -> _Scan:
     a zip member is copied to a temp file on the way (DuckDB and openpyxl read paths)."""
     sha = hashlib.sha256()
     size = 0
-    cap = archive._cap
-    packed = archive._zip.getinfo(member).compress_size if archive._zip is not None else None
     counter = _Counter()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_error: tuple[int, int] | None = None
@@ -334,57 +286,44 @@ def _scan(archive: ReleaseArchive, member: str, file: str, tmp: Path) -> _Scan:
     kind = ""
     plain = True
     with ExitStack() as stack:
-        source, path = stack.enter_context(_open_member(archive, member))
+        chunks, path = stack.enter_context(archive.open_member(member))
         copy: IO[bytes] | None = None
         if path is None:
             handle, name = tempfile.mkstemp(suffix=".member", dir=tmp)
             path = Path(name)
             copy = stack.enter_context(os.fdopen(handle, "wb"))
-        try:
-            while chunk := source.read(min(_CHUNK, cap - size + 1)):
-                if not kind:
-                    kind = _kind(chunk[:_SNIFF])
-                    if kind == "skip":
-                        break
-                    wide = [label for bom, label in _WIDE_BOMS if chunk.startswith(bom)]
-                    if kind == "text" and wide:
-                        problem = f"{wide[0]} byte-order mark: expected UTF-8 or cp1252 text"
-                        raise DecodeError(file, 0, 1, problem)
-                sha.update(chunk)
-                if copy is not None:
-                    copy.write(chunk)
-                if kind == "text":
-                    ascii_only = chunk.isascii()
-                    plain = plain and ascii_only and b'"' not in chunk
-                    if utf8_error is None and (not ascii_only or decoder.getstate()[0]):
-                        pending = len(decoder.getstate()[0])
-                        try:
-                            decoder.decode(chunk)
-                        except UnicodeDecodeError as e:
-                            at = size - pending + e.start
-                            utf8_error = (at, counter.lf + _lf_before(chunk, at - size) + 1)
-                    if control is None and len(chunk.translate(None, _CONTROL_BYTES)) < len(chunk):
-                        hit = _CONTROL.search(chunk)
-                        assert hit is not None
-                        control = (
-                            size + hit.start(),
-                            counter.lf + chunk.count(b"\n", 0, hit.start()) + 1,
-                            chunk[hit.start()],
-                        )
-                    counter.add(chunk)
-                size += len(chunk)
-                if size > cap:
-                    raise SourceLayoutError(
-                        str(archive.location),
-                        f"{member!r} holds more than {cap} bytes, the limit "
-                        f"({MAX_MEMBER_BYTES_ENV})",
+        for chunk in chunks:
+            if not kind:
+                kind = _kind(chunk[:_SNIFF])
+                if kind == "skip":
+                    break
+                wide = [label for bom, label in _WIDE_BOMS if chunk.startswith(bom)]
+                if kind == "text" and wide:
+                    problem = f"{wide[0]} byte-order mark: expected UTF-8 or cp1252 text"
+                    raise DecodeError(file, 0, 1, problem)
+            sha.update(chunk)
+            if copy is not None:
+                copy.write(chunk)
+            if kind == "text":
+                ascii_only = chunk.isascii()
+                plain = plain and ascii_only and b'"' not in chunk
+                if utf8_error is None and (not ascii_only or decoder.getstate()[0]):
+                    pending = len(decoder.getstate()[0])
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError as e:
+                        at = size - pending + e.start
+                        utf8_error = (at, counter.lf + _lf_before(chunk, at - size) + 1)
+                if control is None and len(chunk.translate(None, _CONTROL_BYTES)) < len(chunk):
+                    hit = _CONTROL.search(chunk)
+                    assert hit is not None
+                    control = (
+                        size + hit.start(),
+                        counter.lf + chunk.count(b"\n", 0, hit.start()) + 1,
+                        chunk[hit.start()],
                     )
-                if packed is not None:
-                    archive._check_ratio(member, size, packed, "inflates to more than")
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
-            raise SourceLayoutError(
-                str(archive.location), f"member {member!r} cannot be read: {e}"
-            ) from e
+                counter.add(chunk)
+            size += len(chunk)
     if kind == "skip":
         return _Scan("", 0, "skip", path)
     if kind == "zip":
@@ -863,10 +802,8 @@ def _given(scan: _Scan) -> _Scan:
 def _on_disk_text(archive: ReleaseArchive, member: str) -> Path | None:
     """The path of a member that is a file on disk and starts like UTF-8 text (no BOM other than
     UTF-8's), else None."""
-    if archive._zip is not None:
-        return None
-    with _open_member(archive, member) as (source, path):
-        head = source.read(_SNIFF)
+    with archive.open_member(member) as (chunks, path):
+        head = next(chunks, b"")[:_SNIFF]
     if path is None or _kind(head) != "text" or any(head.startswith(b) for b, _ in _WIDE_BOMS):
         return None
     return path
@@ -945,7 +882,7 @@ def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Pat
         declared = ", ".join(f"{_ident(c.name)} VARCHAR" for c in cfg.columns)
         con.execute(f"CREATE TABLE {TABLE} ({declared}, _file VARCHAR, _line BIGINT)")
         for member in members:
-            file = display_name(archive, member)
+            file = archive.display_name(member)
             on_disk = _on_disk_text(archive, member)
             if on_disk is not None:
                 found = _read_while_scanning(con, archive, member, file, tmp, on_disk, cfg)
