@@ -12,13 +12,13 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from warehouse_state import attempts, snapshot
 
 from codecatalog import warehouse
 from codecatalog.cli import main
 from codecatalog.diff.changes import changes_between
 from codecatalog.errors import Failure
 from codecatalog.sources import source, use_sources
-from tests.warehouse_state import attempts, snapshot
 
 DECLARATIONS = Path(__file__).parent / "cases" / "declarations"
 NORTHWIND = DECLARATIONS / "northwind" / "northwind_pa.toml"
