@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import pandera.extensions as extensions
 
+from codecatalog.sql import literal
+
 SqlForm = Callable[[str, Mapping[str, Any]], str]
 SQL_FORMS: dict[str, SqlForm] = {}
 
@@ -85,11 +87,6 @@ def re2_pattern(pattern: str, *, full: bool = False) -> str:
     return "".join(out)
 
 
-def sql_text(value: str) -> str:
-    """`value` as a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _sql_form(name: str) -> Callable[[SqlForm], SqlForm]:
     def register(form: SqlForm) -> SqlForm:
         SQL_FORMS[name] = form
@@ -106,7 +103,7 @@ def code_shape(series: pd.Series, *, pattern: str) -> pd.Series:
 
 @_sql_form("code_shape")
 def _code_shape_sql(column: str, args: Mapping[str, Any]) -> str:
-    return f"regexp_full_match({column}, {sql_text(re2_pattern(args['pattern'], full=True))})"
+    return f"regexp_full_match({column}, {literal(re2_pattern(args['pattern'], full=True))})"
 
 
 @extensions.register_check_method(statistics=["allow_pre", "allow_blank"])
@@ -131,9 +128,9 @@ def _yyyymmdd_sql(column: str, args: Mapping[str, Any]) -> str:
         f"AND try_strptime({column}, '%Y%m%d') IS NOT NULL)"
     ]
     if args.get("allow_pre"):
-        forms.append(f"regexp_full_match({column}, {sql_text(re2_pattern(_PRE_YEAR, full=True))})")
+        forms.append(f"regexp_full_match({column}, {literal(re2_pattern(_PRE_YEAR, full=True))})")
     if args.get("allow_blank"):
-        forms.append(f"trim({column}, {sql_text(WHITESPACE)}) = ''")
+        forms.append(f"trim({column}, {literal(WHITESPACE)}) = ''")
     return "(" + " OR ".join(forms) + ")"
 
 
@@ -145,4 +142,4 @@ def no_outer_space(series: pd.Series) -> pd.Series:
 
 @_sql_form("no_outer_space")
 def _no_outer_space_sql(column: str, args: Mapping[str, Any]) -> str:
-    return f"trim({column}, {sql_text(WHITESPACE)}) = {column}"
+    return f"trim({column}, {literal(WHITESPACE)}) = {column}"

@@ -10,10 +10,10 @@ import duckdb
 import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure
-from codecatalog.intervals import quote
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.sources import SourceConfig
+from codecatalog.sql import quote
 
 STAGING = "_staging"  # the name a table release's staging database is attached under
 

@@ -27,8 +27,9 @@ import duckdb
 
 from codecatalog.diff.changes import active_sql, first_invalid_sql, key_sql
 from codecatalog.errors import DeclarationError
-from codecatalog.intervals import FROM, TO, in_force, quote
+from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import SourceConfig
+from codecatalog.sql import literal, quote
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
 
 FINDING_COLUMNS = (
@@ -145,7 +146,7 @@ def compute_findings(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {union}")
     con.execute(
         f"""INSERT INTO findings ({", ".join(quote(c) for c in FINDING_COLUMNS)})
-        SELECT {_literal(cfg.name)}, {_literal(version)}, r._key, r._column, r._code, f.finding,
+        SELECT {literal(cfg.name)}, {literal(version)}, r._key, r._column, r._code, f.finding,
                f.code_set, f.code_set_version, f.retired_on, f.successors, f.reason
         FROM ({refs}) r JOIN {_FOUND} f USING (_code)"""
     )
@@ -172,7 +173,7 @@ def references_sql(cfg: SourceConfig, order: int, on: date) -> str:
 
 def _unclaimed_sql(checks: list[CodeSetCheck]) -> str:
     """Codes whose shape no declared code set claims."""
-    claimed = " OR ".join(f"regexp_full_match(_code, {_literal(c.shape)})" for c in checks)
+    claimed = " OR ".join(f"regexp_full_match(_code, {literal(c.shape)})" for c in checks)
     names = ", ".join(c.name for c in checks).replace("'", "''") or "none declared"
     return (
         f"SELECT _code, NULL::VARCHAR AS code_set, NULL::VARCHAR AS code_set_version, "
@@ -184,11 +185,11 @@ def _unclaimed_sql(checks: list[CodeSetCheck]) -> str:
 
 def _unchecked_sql(check: CodeSetCheck) -> str:
     """The codes a code set claims but cannot check (no version in force, or too old)."""
-    version = _literal(check.release.version) if check.release else "NULL::VARCHAR"
+    version = literal(check.release.version) if check.release else "NULL::VARCHAR"
     return (
-        f"SELECT _code, {_literal(check.name)}, {version}, 'unchecked', NULL::DATE, "
-        f"NULL::VARCHAR, {_literal(check.reason or '')} FROM {_CODES} "
-        f"WHERE regexp_full_match(_code, {_literal(check.shape)})"
+        f"SELECT _code, {literal(check.name)}, {version}, 'unchecked', NULL::DATE, "
+        f"NULL::VARCHAR, {literal(check.reason or '')} FROM {_CODES} "
+        f"WHERE regexp_full_match(_code, {literal(check.shape)})"
     )
 
 
@@ -213,10 +214,10 @@ def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> s
         else "NULL::VARCHAR"
     )
     versions = (
-        f"(SELECT release_order, effective_date FROM releases WHERE codeset = {_literal(name)})"
+        f"(SELECT release_order, effective_date FROM releases WHERE codeset = {literal(name)})"
     )
     return f"""
-    WITH claimed AS (SELECT _code FROM {_CODES} WHERE regexp_full_match(_code, {_literal(shape)})),
+    WITH claimed AS (SELECT _code FROM {_CODES} WHERE regexp_full_match(_code, {literal(shape)})),
     hist AS (
         SELECT {code} AS _code, {FROM} AS _from, {TO} AS _to,
                coalesce({active_sql(code_set)}, false) AS _active,
@@ -237,7 +238,7 @@ def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> s
         WHERE NOT h._active AND h._from >= coalesce(b._active_to, 0)
         GROUP BY h._code
     )
-    SELECT c._code, {_literal(name)}, {_literal(release.version)},
+    SELECT c._code, {literal(name)}, {literal(release.version)},
            CASE WHEN l._code IS NULL THEN 'unknown' ELSE 'retired' END,
            CASE WHEN l._code IS NULL THEN NULL::DATE
                 WHEN l._in_force THEN coalesce(l._first_invalid, started.effective_date)
@@ -257,8 +258,8 @@ def published_findings_sql(codeset: str, version: str) -> str:
     ordered by code, key, column, code set."""
     columns = ", ".join(quote(c) for c in FINDING_COLUMNS)
     return (
-        f"SELECT {columns} FROM findings WHERE codeset = {_literal(codeset)} "
-        f"AND version = {_literal(version)} "
+        f"SELECT {columns} FROM findings WHERE codeset = {literal(codeset)} "
+        f"AND version = {literal(version)} "
         'ORDER BY code, key NULLS FIRST, "column", code_set NULLS FIRST'
     )
 
@@ -338,10 +339,6 @@ def _code_line(
 def _cell(value: object) -> str:
     """A markdown table cell's text: pipes escaped, None empty."""
     return "" if value is None else str(value).replace("|", "\\|")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _date(day: date) -> str:

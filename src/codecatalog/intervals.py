@@ -11,19 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 import duckdb
 
+from codecatalog.sql import first, quote
+
 FROM, TO = "_from", "_to"
 OCCURRENCE = "_n"  # tells identical rows of a keyless part apart
-
-
-def first(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    """The first row of an executed query, consuming the rest (DuckDB blocks other work on a
-    connection until its result is read to the end)."""
-    rows = result.fetchall()
-    return rows[0] if rows else None
 
 
 def release_order(effective_date: date, correction: int) -> int:
@@ -33,11 +27,6 @@ def release_order(effective_date: date, correction: int) -> int:
     2026010101
     """
     return int(effective_date.strftime("%Y%m%d")) * 100 + correction
-
-
-def quote(name: str) -> str:
-    """A SQL identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def in_force(order: str, alias: str = "") -> str:

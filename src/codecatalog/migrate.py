@@ -9,8 +9,9 @@ import duckdb
 
 from codecatalog import warehouse as wh
 from codecatalog.errors import WarehouseUnusable
-from codecatalog.intervals import quote, store_version
+from codecatalog.intervals import store_version
 from codecatalog.sources import schema_sha256, source
+from codecatalog.sql import quote
 from codecatalog.writer import READER_NAME, WRITER_NAME, Writer, describe
 
 

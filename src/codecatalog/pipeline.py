@@ -49,7 +49,7 @@ from codecatalog.findings import (
     findings_summary,
     published_findings_sql,
 )
-from codecatalog.intervals import first, in_force, quote, rows_at
+from codecatalog.intervals import in_force, rows_at
 from codecatalog.migrate import upgrade
 from codecatalog.publish import (
     Publication,
@@ -63,6 +63,7 @@ from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.report import change_counts, render_report, summarise_changes
 from codecatalog.sources import SourceConfig, source, tracked_identity
+from codecatalog.sql import first, quote
 from codecatalog.versions import Version
 from codecatalog.writer import (
     STAGING_PREFIX,

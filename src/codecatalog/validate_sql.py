@@ -57,8 +57,9 @@ import pandera.pandas as pa
 from pandera.api.function_dispatch import Dispatcher
 
 from codecatalog import checks as custom_checks
-from codecatalog.checks import SQL_FORMS, re2_pattern, sql_text
+from codecatalog.checks import SQL_FORMS, re2_pattern
 from codecatalog.errors import DeclarationError, Failure
+from codecatalog.sql import literal, quote
 from codecatalog.validate import as_text, sort_failures
 
 NOT_NULLABLE = "not_nullable"
@@ -208,7 +209,7 @@ def validate_table(
                     if keep_nulls or value is not None
                 ]
             unique_parts += [
-                f"SELECT _file, _line, {sql_text(name)}, {sql_text(check)}, {quote(name)} "
+                f"SELECT _file, _line, {literal(name)}, {literal(check)}, {quote(name)} "
                 f"FROM {rows}" + ("" if keep_nulls else f" WHERE {quote(name)} IS NOT NULL")
                 for name in names
             ]
@@ -227,11 +228,6 @@ def check_text(check: pa.Check) -> str:
     if check.error is not None:
         return str(check.error)
     return str(check.name) if check.name is not None else str(check)
-
-
-def quote(identifier: str) -> str:
-    """`identifier` as a quoted SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 # --- translation --------------------------------------------------------------------------------
@@ -325,7 +321,7 @@ def _regex(function: str, prefix: str) -> Callable[[str, dict[str, Any], str], s
             rewritten = re2_pattern(pattern)
         except ValueError as err:
             raise DeclarationError(f"{at}: {err}") from err
-        return f"{function}({column}, {sql_text(prefix.format(rewritten))})"
+        return f"{function}({column}, {literal(prefix.format(rewritten))})"
 
     return form
 
@@ -351,7 +347,7 @@ def _text_values(values: Any, at: str) -> str:
             f"{at}: values must be text (quote them in the YAML): a text column never equals "
             f"{[item for item in items if not isinstance(item, str)]!r}"
         )
-    return ", ".join(sql_text(item) for item in items)
+    return ", ".join(literal(item) for item in items)
 
 
 def _isin(column: str, args: dict[str, Any], at: str) -> str:
@@ -368,7 +364,7 @@ def _affix(function: str) -> Callable[[str, dict[str, Any], str], str]:
     def form(column: str, args: dict[str, Any], at: str) -> str:
         if not isinstance(args["string"], str):
             raise DeclarationError(f"{at}: the string must be text")
-        return f"{function}({column}, {sql_text(args['string'])})"
+        return f"{function}({column}, {literal(args['string'])})"
 
     return form
 
@@ -391,7 +387,7 @@ def _str_length(column: str, args: dict[str, Any], at: str) -> str:
 def _operand(column: str, value: Any, at: str) -> tuple[str, str, str]:
     """(kind, SQL value of the column, SQL literal): text compares text, a number the number."""
     if isinstance(value, str):
-        return "text", column, sql_text(value)
+        return "text", column, literal(value)
     if isinstance(value, bool):
         raise DeclarationError(f"{at}: {value!r} is neither text nor a number")
     if isinstance(value, numbers.Real):

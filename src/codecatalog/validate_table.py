@@ -6,9 +6,9 @@ import duckdb
 
 from codecatalog.duckdb_settings import configure
 from codecatalog.errors import CodecatalogError, Failure
-from codecatalog.intervals import quote
 from codecatalog.read.release import Release
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
+from codecatalog.sql import quote
 from codecatalog.validate import load_schema, sort_failures
 from codecatalog.validate_sql import translate, validate_table
 

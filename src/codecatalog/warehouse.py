@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure, VersionError
-from codecatalog.intervals import first, release_order, store_version
+from codecatalog.intervals import release_order, store_version
 from codecatalog.sources import (
     SourceConfig,
     config_from_json,
@@ -30,6 +30,7 @@ from codecatalog.sources import (
     declaration_sha256,
     schema_sha256,
 )
+from codecatalog.sql import first
 from codecatalog.versions import Version
 from codecatalog.writer import READER_NAME, open_database
 

@@ -17,8 +17,9 @@ from codecatalog.diff.reconcile import (
     reconcile_actions,
 )
 from codecatalog.errors import VersionError
-from codecatalog.intervals import FROM, TO, first, in_force, quote
+from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
+from codecatalog.sql import first, literal, quote
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
 
 CHANGE_COLUMNS = [
@@ -39,7 +40,7 @@ def key_sql(columns: tuple[str, ...], alias: str = "") -> str:
 def active_sql(cfg: SourceConfig) -> str:
     """SQL: whether a catalog row is active (not retired) by its own content."""
     if cfg.retire is not None:
-        values = ", ".join(_literal(v) for v in cfg.retire.active)
+        values = ", ".join(literal(v) for v in cfg.retire.active)
         column = quote(cfg.retire.column)
         return f"({column} IS NULL OR {column} IN ({values}))" if values else f"{column} IS NULL"
     if cfg.family in ("ama_cpt", "hcpcs"):
@@ -50,16 +51,12 @@ def active_sql(cfg: SourceConfig) -> str:
 def first_invalid_sql(cfg: SourceConfig) -> str:
     """SQL: the first day a retired row is invalid, from its declared term date (else NULL)."""
     if cfg.retire is not None:
-        column, fmt = quote(cfg.retire.column), _literal(cfg.retire.date_format)
+        column, fmt = quote(cfg.retire.column), literal(cfg.retire.date_format)
         shift = " + 1" if cfg.retire.last_valid_day else ""
         return f"(try_strptime({column}, {fmt})::DATE{shift})"
     if cfg.term_date:
         return f"({_date_expr(cfg.term_date)} + 1)"
     return "NULL::DATE"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _window_sql(cfg: SourceConfig) -> str:
@@ -206,7 +203,7 @@ def _params(
 
 def changes_sql(cfg: SourceConfig) -> str:
     """SQL for every change from $old to $new, sorted by key, change_type, field."""
-    descriptor_fields = ", ".join(_literal(d) for d in cfg.descriptors) or "NULL"
+    descriptor_fields = ", ".join(literal(d) for d in cfg.descriptors) or "NULL"
     detail_like = f"OR field LIKE '{cfg.detail.name}:%'" if cfg.detail else ""
     return f"""
     WITH {_window_sql(cfg)},

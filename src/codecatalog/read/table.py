@@ -48,6 +48,7 @@ from codecatalog.errors import (
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release, SourceFile
 from codecatalog.sources import Column, SourceConfig
+from codecatalog.sql import literal, quote
 
 TABLE = "catalog"
 ROLE = "table"
@@ -194,14 +195,6 @@ def _breaks(data: bytes, after_cr: bool = False, lf: int | None = None) -> int:
     if after_cr and data[:1] == b"\n":
         n -= 1  # the LF of a CRLF split across chunks
     return n
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # --- reading members ------------------------------------------------------------------------
@@ -470,7 +463,7 @@ def _trim_sql(col: str, ends: str | None = None) -> str:
         clean_end = "NOT (" + " OR ".join(f"suffix({col}, chr({ord(c)}))" for c in ends) + ")"
     return (
         f"CASE WHEN ascii({col}) BETWEEN 33 AND 126 AND {clean_end} THEN {col} "
-        f"ELSE nullif(trim({col}, {_sql_str(WHITESPACE)}), '') END"
+        f"ELSE nullif(trim({col}, {literal(WHITESPACE)}), '') END"
     )
 
 
@@ -496,7 +489,7 @@ def _insert_sql(
         f"{_trim_sql(f'c{found[c.name]}', ends)} AS v{j}" for j, c in enumerate(cfg.columns)
     )
     outer = ", ".join(_pad_sql(f"v{j}", c.pad) for j, c in enumerate(cfg.columns))
-    names = ", ".join(_ident(c.name) for c in cfg.columns)
+    names = ", ".join(quote(c.name) for c in cfg.columns)
     return (
         f"INSERT INTO {TABLE} ({names}, _file, _line) SELECT {outer}, $file, _line "
         f"FROM (SELECT {inner}, {line} AS _line FROM {source}) {order}"
@@ -506,8 +499,8 @@ def _insert_sql(
 def _read_csv_sql(path: Path, header: _Header, width: int) -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     return (
-        f"read_csv({_sql_str(str(path))}, auto_detect = false, header = false, "
-        f"skip = {header.skip}, delim = {_sql_str(header.delimiter)}, quote = '\"', "
+        f"read_csv({literal(str(path))}, auto_detect = false, header = false, "
+        f"skip = {header.skip}, delim = {literal(header.delimiter)}, quote = '\"', "
         f"escape = '\"', columns = {columns}, strict_mode = true, store_rejects = true, "
         "rejects_table = '_rejects', rejects_scan = '_reject_scans')"
     )
@@ -568,7 +561,7 @@ def _read_text(
         con.execute(f"DELETE FROM {TABLE} WHERE _line IS NULL")
         _exact_lines(con, source, path, cfg, found, file, first, lines, width)
     if width == 1:  # a blank line of a one-column file is a NULL row: not a record
-        only = _ident(cfg.columns[0].name)
+        only = quote(cfg.columns[0].name)
         con.execute(f"DELETE FROM {TABLE} WHERE _file = $file AND {only} IS NULL", params)
     return []
 
@@ -879,7 +872,7 @@ def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Pat
         )
         con = stack.enter_context(duckdb.connect(str(database)))
         configure(con)
-        declared = ", ".join(f"{_ident(c.name)} VARCHAR" for c in cfg.columns)
+        declared = ", ".join(f"{quote(c.name)} VARCHAR" for c in cfg.columns)
         con.execute(f"CREATE TABLE {TABLE} ({declared}, _file VARCHAR, _line BIGINT)")
         for member in members:
             file = archive.display_name(member)
