@@ -154,7 +154,7 @@ def refresh_flow(
     result = pipeline.refresh_result(request, loaded, recovered, comparison, landed, warnings)
     create_markdown_artifact(
         (result.published / "report.md").read_text(encoding="utf-8"),
-        key=f"{codeset}-change-report",
+        key=f"{codeset.replace('_', '-')}-change-report",  # Prefect: a-z, 0-9, -
         description=f"Change report for {codeset} {version}",
     )
     for warning in result.warnings:

@@ -123,3 +123,27 @@ def test_the_cli_runs_the_flow_when_an_api_is_configured(
 )
 def test_only_transient_fetch_errors_are_retried(error: Exception, retried: bool) -> None:
     assert retry_if_transient(None, None, Failed(data=error)) is retried
+
+
+@pytest.mark.prefect
+def test_refresh_flow_of_a_declared_table_source(prefect_api: str, tmp_path: Path) -> None:
+    """A deployment passes the user's declaration files as the `sources` parameter."""
+    from test_table_refresh import ACME, acme_rows, acme_zip
+
+    from codecatalog.sources import use_sources
+
+    rows = acme_rows()
+    wh = tmp_path / "wh"
+    try:
+        first = refresh_flow("acme_edits", str(acme_zip(tmp_path / "q1.zip", rows, 30)),
+                             "2026Q1", wh, sources=[ACME])  # fmt: skip
+        second = refresh_flow("acme_edits", str(acme_zip(tmp_path / "q2.zip", rows[1:], 30)),
+                              "2026Q2", wh, sources=[ACME])  # fmt: skip
+    finally:
+        use_sources([])
+    assert (first.outcome, second.outcome, second.previous) == ("loaded", "loaded", "2026Q1")
+    assert second.counts["retired"] == 1
+    changes = pd.read_csv(second.published / "changes.csv", dtype=str, keep_default_na=False)
+    assert changes[["key", "change_type"]].values.tolist() == [["00100|99213", "retired"]]
+    artifacts = asyncio.run(_artifacts("acme-edits-change-report"))
+    assert len(artifacts) == 2
