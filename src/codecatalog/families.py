@@ -13,7 +13,7 @@ from codecatalog.errors import CodecatalogError, Failure
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.sources import SourceConfig
-from codecatalog.sql import quote
+from codecatalog.sql import literal, quote
 
 STAGING = "_staging"  # the name a table release's staging database is attached under
 
@@ -27,7 +27,7 @@ class Family:
     con)` makes the release's tables readable on `con` and returns part -> relation.
     """
 
-    read: Callable[[ReleaseArchive, ReleaseArchive | None, SourceConfig, Path], Release]
+    read: Callable[[ReleaseArchive, ReleaseArchive | None, SourceConfig, Path | None], Release]
     validate: Callable[[Release, SourceConfig], tuple[list[Failure], list[Failure]]]
     parts: Callable[[Release, SourceConfig, duckdb.DuckDBPyConnection], dict[str, str]]
 
@@ -54,7 +54,10 @@ def _cpt() -> Family:
     from codecatalog.validate_release import validate_cpt_release
 
     def read(
-        archive: ReleaseArchive, transactions: ReleaseArchive | None, cfg: SourceConfig, _: Path
+        archive: ReleaseArchive,
+        transactions: ReleaseArchive | None,
+        cfg: SourceConfig,
+        _: Path | None,
     ) -> Release:
         if transactions is not None:
             raise CodecatalogError("--transactions applies to HCPCS releases only")
@@ -79,11 +82,16 @@ def _table() -> Family:
     from codecatalog.validate_table import validate_table_release
 
     def read(
-        archive: ReleaseArchive, transactions: ReleaseArchive | None, cfg: SourceConfig, at: Path
+        archive: ReleaseArchive,
+        transactions: ReleaseArchive | None,
+        cfg: SourceConfig,
+        staging: Path | None,
     ) -> Release:
         if transactions is not None:
             raise CodecatalogError("--transactions applies to HCPCS releases only")
-        return read_table_release(archive, cfg, at)
+        if staging is None:
+            raise CodecatalogError(f"{cfg.name}: a table release needs a staging database path")
+        return read_table_release(archive, cfg, staging)
 
     def parts(
         release: Release, cfg: SourceConfig, con: duckdb.DuckDBPyConnection
@@ -94,7 +102,7 @@ def _table() -> Family:
             r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
         }
         if STAGING not in attached:
-            con.execute(f"ATTACH '{release.database}' AS {STAGING} (READ_ONLY)")
+            con.execute(f"ATTACH {literal(str(release.database))} AS {STAGING} (READ_ONLY)")
         columns = ", ".join(quote(c.name) for c in cfg.columns)
         return {"catalog": f"(SELECT {columns} FROM {STAGING}.catalog)"}
 
