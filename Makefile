@@ -7,6 +7,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 WAREHOUSE := $(CURDIR)/warehouse
 SAMPLES := $(WAREHOUSE)/samples
 YEARS := 2024 2025 2026
+# A payer's policy file declared in TOML (no Python): two quarters, refreshed after the CPT years.
+PAYER := $(CURDIR)/config/examples/northwind
+PAYER_QUARTERS := 2026Q1 2026Q2
 # Tests marked `prefect` start one local Prefect server; `.ci/run` includes them.
 PYTEST_MARKERS ?= not prefect
 PREFECT_SERVER_TIMEOUT ?= 300
@@ -29,14 +32,22 @@ demo: $(BIN)/codecatalog
 	  PREFECT_API_URL=$$api $(BIN)/codecatalog refresh cpt $(SAMPLES)/cpt-$$year \
 	    --version $$year --warehouse $(WAREHOUSE) || exit 1; \
 	done; \
+	for quarter in $(PAYER_QUARTERS); do \
+	  PREFECT_API_URL=$$api $(BIN)/codecatalog refresh northwind_pa \
+	    $(PAYER)/northwind_pa_$$quarter.csv --version $$quarter --sources $(PAYER)/northwind_pa.toml \
+	    --warehouse $(WAREHOUSE) || exit 1; \
+	done; \
 	echo; \
 	if [ -n "$$api" ]; then \
-	  COLUMNS=120 PREFECT_API_URL=$$api $(BIN)/prefect flow-run ls --limit $(words $(YEARS)); \
+	  COLUMNS=120 PREFECT_API_URL=$$api $(BIN)/prefect flow-run ls \
+	    --limit $(words $(YEARS) $(PAYER_QUARTERS)); \
 	  echo "Prefect UI: $${api%/api} (flow runs, and each change report as an artifact; make stop stops it)"; \
 	fi; \
 	echo "warehouse: $(WAREHOUSE)/codecatalog.duckdb (the reader file: open it read-only any time)"; \
 	echo "catalog:   $(WAREHOUSE)/published/cpt/latest.json -> $$(sed -n 's/.*"version": "\(.*\)".*/\1/p' $(WAREHOUSE)/published/cpt/latest.json)"; \
-	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"
+	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"; \
+	echo "payer:     $(WAREHOUSE)/published/northwind_pa/$(lastword $(PAYER_QUARTERS))/report.md" \
+	  "(changes and findings of a declared policy file, $(PAYER))"
 
 test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench
