@@ -356,3 +356,17 @@ def test_findings_published_with_hcpcs_loaded(
     assert manifest["row_counts"]["findings"] == 3
     report = (published / "report.md").read_text(encoding="utf-8")
     assert "## Findings" in report and "G0202" in report
+
+
+def test_the_demo_example_refreshes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`make demo`'s payer files (config/examples/northwind) load as written."""
+    example = Path(__file__).parents[1] / "config" / "examples" / "northwind"
+    common = ["--warehouse", str(tmp_path / "wh"), "--sources", str(example / "northwind_pa.toml")]
+    for quarter in ("2026Q1", "2026Q2"):
+        csv_file = example / f"northwind_pa_{quarter}.csv"
+        assert refresh("northwind_pa", str(csv_file), "--version", quarter, *common) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "changes since 2026Q1: added 1, retired 0, reactivated 0, descriptor_revised 1, "
+        "descriptor_editorial 0, attribute_changed 1\n"
+    )
