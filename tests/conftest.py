@@ -23,6 +23,18 @@ def fixed_clock() -> datetime:
     return LOADED_AT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _translation_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A translation cache of this session's own (CLI subprocesses inherit it)."""
+    before = os.environ.get("CODECATALOG_CACHE")
+    os.environ["CODECATALOG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["CODECATALOG_CACHE"]
+    else:
+        os.environ["CODECATALOG_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic releases cpt-2024..cpt-2026 plus truth/, generated once (seed 0)."""

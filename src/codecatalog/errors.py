@@ -63,6 +63,11 @@ class Failure:
         return f"{self.file}: {where}, column {self.column!r}: {self.check} (value {self.value!r})"
 
 
+def sort_failures(failures: list[Failure]) -> list[Failure]:
+    """Distinct failures in file, line, column order."""
+    return sorted(set(failures), key=lambda f: (f.file, f.line or 0, f.column, f.check, f.value))
+
+
 class ValidationFailed(CodecatalogError):
     """A release broke its schemas; carries every failure found (validation is lazy)."""
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.sources import SourceConfig
 from codecatalog.sql import literal, quote
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 STAGING = "_staging"  # the name a table release's staging database is attached under
 

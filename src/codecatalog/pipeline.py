@@ -17,10 +17,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import (
@@ -74,6 +73,9 @@ from codecatalog.writer import (
     usable_directory,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 
 import codecatalog
 from codecatalog.errors import WarehouseUnusable
+from codecatalog.sql import first
 from codecatalog.writer import describe
 
 SCHEMA_VERSION = 1
@@ -174,12 +174,14 @@ def _copy(
         for name, kind, *_ in described
     )
     parquet, csv = _path(stem, ".parquet"), _path(stem, ".csv")
-    con.execute(f"COPY (SELECT {columns} FROM _published) TO '{parquet}' (FORMAT parquet)")
+    copied = first(
+        con.execute(f"COPY (SELECT {columns} FROM _published) TO '{parquet}' (FORMAT parquet)")
+    )
     written(stem.with_name(stem.name + ".parquet"))
     con.execute(f"COPY (FROM read_parquet('{parquet}')) TO '{csv}' (FORMAT csv, HEADER)")
     written(stem.with_name(stem.name + ".csv"))
     con.execute("DROP VIEW _published")
-    return int(pq.ParquetFile(f"{stem}.parquet").metadata.num_rows)
+    return int(copied[0]) if copied else 0
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

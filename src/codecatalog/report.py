@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 CHANGE_TYPES = [
     "added", "retired", "reactivated", "descriptor_revised", "descriptor_editorial",

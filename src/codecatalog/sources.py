@@ -468,23 +468,12 @@ def _retirement(e: _Entry, declared: list[str]) -> Retirement | None:
 def _check_schema(e: _Entry, cfg: SourceConfig) -> None:
     """The pandera YAML is usable (`validate.load_schema` refuses keys pandera would ignore),
     names declared columns only, and every check can run inside DuckDB."""
-    from codecatalog.validate import load_schema
-    from codecatalog.validate_sql import translate  # pandera's checks as DuckDB SQL
+    from codecatalog.translations import translation_for
 
-    label = f"schema {cfg.schema}"
     try:
-        schema = load_schema(cfg.schema)
-    except DeclarationError as err:
-        e.fail(f"schema {_one_line(err)}")
-    try:
-        translate(schema, where=label, columns=[c.name for c in cfg.columns])
+        translation_for(cfg)
     except DeclarationError as err:
         e.fail(_one_line(err))
-    declared = {c.name for c in cfg.columns}
-    unique = schema.unique or []
-    for name in [*schema.columns, *([unique] if isinstance(unique, str) else unique)]:
-        if name not in declared:
-            e.fail(f"{label} names column {name!r}, which is not in [{e.name}.columns]")
 
 
 def table_schema(cfg: SourceConfig) -> Any:

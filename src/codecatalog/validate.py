@@ -13,7 +13,11 @@ import pandera.pandas as pa
 import yaml
 
 import codecatalog.checks  # noqa: F401  (registers the custom checks the YAML schemas name)
-from codecatalog.errors import DeclarationError, Failure
+from codecatalog.errors import (
+    DeclarationError,
+    Failure,
+    sort_failures,
+)
 
 # A schema: a file name in the installed `schemas/` folder, a YAML file path, or a schema object.
 SchemaRef = str | Path | pa.DataFrameSchema
@@ -191,11 +195,6 @@ def check_frame(
         failure = Failure(file, line, column, str(check), as_text(value))
         (warnings if warning else errors).append(failure)
     return sort_failures(errors), sort_failures(warnings)
-
-
-def sort_failures(failures: list[Failure]) -> list[Failure]:
-    """Distinct failures in file, line, column order."""
-    return sorted(set(failures), key=lambda f: (f.file, f.line or 0, f.column, f.check, f.value))
 
 
 def as_text(value: Any) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from codecatalog.errors import Failure
+from codecatalog.errors import Failure, sort_failures
 from codecatalog.read.cpt import FILES as CPT_FILES
 from codecatalog.read.release import Release
-from codecatalog.validate import check_frame, failure_cases, sort_failures
+from codecatalog.validate import check_frame, failure_cases
 
 HCPCS_SCHEMAS = {"records": "hcpcs_records.yaml", "transactions": "hcpcs_transactions.yaml"}
 # A transaction report belongs to another release when more than this share of the release's

@@ -5,12 +5,12 @@ from __future__ import annotations
 import duckdb
 
 from codecatalog.duckdb_settings import configure
-from codecatalog.errors import CodecatalogError, Failure
+from codecatalog.errors import CodecatalogError, Failure, sort_failures
 from codecatalog.read.release import Release
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
 from codecatalog.sql import quote
-from codecatalog.validate import load_schema, sort_failures
-from codecatalog.validate_sql import translate, validate_table
+from codecatalog.sql_checks import validate_table
+from codecatalog.translations import translation_for
 
 
 def validate_table_release(
@@ -20,11 +20,7 @@ def validate_table_release(
     no key value containing the key separator `|`."""
     if release.database is None:
         raise CodecatalogError(f"{release.name} was not read into a staging database")
-    translation = translate(
-        load_schema(cfg.schema),
-        where=describe_declaration(cfg),
-        columns=[c.name for c in cfg.columns],
-    )
+    translation = translation_for(cfg)
     con = configure(duckdb.connect(str(release.database), read_only=True))
     try:
         errors, warnings = validate_table(con, "catalog", translation, cfg.key)
@@ -43,8 +39,3 @@ def validate_table_release(
         for file, line, column, value in separators
     ]
     return sort_failures(errors), warnings
-
-
-def describe_declaration(cfg: SourceConfig) -> str:
-    """How messages name a declaration: `name (file)`."""
-    return f"{cfg.name} ({cfg.declared_in})" if cfg.declared_in else cfg.name

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from codecatalog.errors import CodecatalogError, Failure, VersionError
 from codecatalog.intervals import release_order, store_version
@@ -33,6 +32,10 @@ from codecatalog.sources import (
 from codecatalog.sql import first
 from codecatalog.versions import Version
 from codecatalog.writer import READER_NAME, open_database
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 SCHEMA_VERSION = 2  # 1: one row per key and version (`version` column); 2: validity intervals
 

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from codecatalog.diff.normalise import is_editorial
-from codecatalog.diff.reconcile import (
-    RECONCILIATION_COLUMNS,
-    cross_check_transactions,
-    describe_computed,
-    reconcile_actions,
-)
 from codecatalog.errors import VersionError
 from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
 from codecatalog.sql import first, literal, quote
 from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 CHANGE_COLUMNS = [
     "codeset", "from_version", "to_version", "key", "change_type", "field",
@@ -267,6 +264,15 @@ def reconciliation(
     A transaction report the release was read with but could not use gives one row (key '')
     saying the cross-check was skipped.
     """
+    import pandas as pd
+
+    from codecatalog.diff.reconcile import (
+        RECONCILIATION_COLUMNS,
+        cross_check_transactions,
+        describe_computed,
+        reconcile_actions,
+    )
+
     if cfg.source_action == "history":
         return _history_reconciliation(con, cfg, old, new)
     if not cfg.source_action:
@@ -347,6 +353,8 @@ def _history_reconciliation(
     WHERE problem IS NOT NULL
     ORDER BY key
     """
+    from codecatalog.diff.reconcile import RECONCILIATION_COLUMNS
+
     return _execute(con, sql, _params(con, cfg, old, new)).df()[RECONCILIATION_COLUMNS]
 
 

@@ -34,7 +34,6 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import duckdb
-import pyarrow as pa
 
 from codecatalog.duckdb_settings import configure
 from codecatalog.errors import (
@@ -604,6 +603,8 @@ def _exact_lines(
             (int(line), int(e))
             for line, e in con.execute("SELECT line, e FROM _pos WHERE e > 0 ORDER BY i").fetchall()
         ]
+        import pyarrow as pa
+
         cuts = pa.table({"pos": pa.array(separating_blanks(blanks, multiline), pa.int64())})
         con.register("_cuts", cuts)
         con.execute(
@@ -766,6 +767,8 @@ def _load_rows(
     lines: list[int] = []
 
     def flush() -> None:
+        import pyarrow as pa
+
         batch = {f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}
         batch["_line"] = pa.array(lines, pa.int64())
         con.register("_batch", pa.table(batch))
