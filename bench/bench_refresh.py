@@ -22,8 +22,10 @@ from pathlib import Path
 from codecatalog import pipeline
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import changes_between
+from codecatalog.families import family
+from codecatalog.intervals import rows_at
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.cpt import cpt_tables, read_cpt_release
+from codecatalog.read.cpt import read_cpt_release
 from codecatalog.samples import generate_releases
 from codecatalog.sources import source
 from codecatalog.validate_release import validate_cpt_release
@@ -77,10 +79,10 @@ def main() -> None:
             with Writer.open(tmp / "wh-load") as writer, writer.transaction():
                 wh.load_release(
                     writer.con,
-                    "cpt",
+                    cfg,
                     Version.parse("2025"),
                     Version.parse("2025").effective_date,
-                    cpt_tables(release),
+                    family(cfg.family).parts(release, cfg, writer.con),
                     content_sha256="x",
                     source="bench",
                     files=[],
@@ -92,11 +94,11 @@ def main() -> None:
         writer = Writer.open(tmp / "wh-diff")
         con = writer.con
         catalogs = {
-            v: con.execute("SELECT * EXCLUDE (version) FROM cpt_catalog WHERE version = ?", [v])
+            v: con.execute(f"SELECT * FROM {rows_at('cpt_catalog', str(order))}")
             .df()
             .set_index("code")
             .to_dict("index")
-            for v in ("2024", "2025")
+            for v, order in (("2024", 2024010100), ("2025", 2025010100))
         }
 
         def refresh_plain() -> None:

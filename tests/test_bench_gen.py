@@ -124,3 +124,16 @@ def test_second_quarter_changes_one_to_two_percent(quarters: tuple[Path, Path]) 
     # The documented shares of the first quarter's rows (ncci_gen.Changes), each a fixed count.
     assert kinds == {"deleted": 12, "modifier": 6, "rationale": 2}
     assert (len(removed), len(added)) == (2, 10)
+
+
+def test_the_cpt_refresh_benchmark_runs() -> None:
+    """bench/bench_refresh.py against today's API (it broke silently once)."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).parents[1] / "bench" / "bench_refresh.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--repeat", "1"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "whole refresh, no Prefect" in done.stdout
