@@ -208,7 +208,12 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def normalise_header(text: str) -> str:
-    """A header cell as matched: trimmed, whitespace (newlines, U+00A0) collapsed, case-folded."""
+    """A header cell as matched: trimmed, whitespace runs (newlines, U+00A0) as one space,
+    case-folded.
+
+    >>> normalise_header("  PA\\u00a0Required?\\n ")
+    'pa required?'
+    """
     return " ".join(text.split()).casefold()
 
 
@@ -474,13 +479,6 @@ def _check_schema(e: _Entry, cfg: SourceConfig) -> None:
         translation_for(cfg)
     except DeclarationError as err:
         e.fail(_one_line(err))
-
-
-def table_schema(cfg: SourceConfig) -> Any:
-    """The parsed pandera `DataFrameSchema` of a source."""
-    from codecatalog.validate import load_schema
-
-    return load_schema(cfg.schema)
 
 
 def _one_line(err: BaseException) -> str:

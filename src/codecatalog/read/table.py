@@ -46,7 +46,7 @@ from codecatalog.errors import (
 )
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release, SourceFile
-from codecatalog.sources import Column, SourceConfig
+from codecatalog.sources import Column, SourceConfig, normalise_header
 from codecatalog.sql import literal, quote
 
 TABLE = "catalog"
@@ -80,16 +80,6 @@ _REJECT_CHECKS = {
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-def normalise_header(text: str) -> str:
-    """A header cell as matched: trimmed, whitespace runs (newlines, U+00A0) as one space,
-    case-folded.
-
-    >>> normalise_header("  PA\\u00a0Required?\\n ")
-    'pa required?'
-    """
-    return " ".join(text.split()).casefold()
 
 
 def cell_text(value: object) -> str | None:
