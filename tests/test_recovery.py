@@ -12,9 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_run import refresh_argv
-from warehouse_state import attempts
+from warehouse_state import attempts, loaded_versions
 
-from codecatalog import warehouse
 from codecatalog.pipeline import refresh
 
 # Runs a refresh in a real process that SIGKILLs itself when it reaches `pipeline.<hook>`.
@@ -38,14 +37,6 @@ def killed_refresh(release: Path, version: str, warehouse_dir: Path, module: str
     assert done.returncode == -signal.SIGKILL, done.stderr
 
 
-def loaded(warehouse_dir: Path) -> list[str]:
-    con = warehouse.open_reader(warehouse_dir)
-    try:
-        return [r.version for r in warehouse.loaded_releases(con, "cpt")]
-    finally:
-        con.close()
-
-
 def entries(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -56,7 +47,7 @@ def test_killed_after_the_commit_is_published_by_the_next_refresh(
     published = loaded_warehouse / "published" / "cpt"
     killed_refresh(samples / "cpt-2025", "2025r1", loaded_warehouse, "pipeline", "place_version")
 
-    assert loaded(loaded_warehouse) == ["2024", "2025", "2025r1", "2026"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2025r1", "2026"]
     [partial] = [name for name in entries(published) if name.startswith(".")]
     assert partial.startswith(".2025r1-")
     assert json.loads((published / "latest.json").read_text())["version"] == "2026"
@@ -90,7 +81,7 @@ def test_killed_while_writing_the_version_directory_loads_nothing(
     before = attempts(loaded_warehouse)
     killed_refresh(samples / "cpt-2026", "2026r1", loaded_warehouse, "publish", "_write_json")
 
-    assert loaded(loaded_warehouse) == ["2024", "2025", "2026"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026"]
     assert attempts(loaded_warehouse) == before
     assert [n for n in entries(published) if n.startswith(".")] != []
 

@@ -355,7 +355,24 @@ def test_findings_published_with_hcpcs_loaded(
     assert manifest["code_set_versions"] == {"hcpcs": "2018"}
     assert manifest["row_counts"]["findings"] == 3
     report = (published / "report.md").read_text(encoding="utf-8")
-    assert "## Findings" in report and "G0202" in report
+    findings_section = report[report.index("## Findings") :].splitlines()
+    assert findings_section == [
+        "## Findings",
+        "",
+        "2 rows point at retired or unknown codes.",
+        "",
+        "| code | finding | code set | code set version | retired on | successors | rows | keys |",
+        "|---|---|---|---|---|---|---:|---|",
+        "| A9999 | unknown | hcpcs | 2018 |  |  | 1 | A9999 |",
+        "| G0202 | retired | hcpcs | 2018 | 2018-01-01 | 77067 | 1 | G0202 |",
+        "",
+        "### Unchecked",
+        "",
+        "| reason | codes | rows |",
+        "|---|---:|---:|",
+        "| its shape is none of its code sets (hcpcs) | 1 | 1 |",
+        "",
+    ]
 
 
 def test_the_demo_example_refreshes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import refresh_argv
+from warehouse_state import loaded_versions
 
 from codecatalog import warehouse
 from codecatalog.errors import WarehouseBusy
@@ -55,14 +56,6 @@ def cli_refresh(release: Path, version: str, warehouse_dir: Path) -> list[str]:
     """The command line of an in-process (`--plain`) CPT refresh in a separate process."""
     argv = refresh_argv(release, version, warehouse_dir, "--plain")
     return [sys.executable, "-m", "codecatalog.cli", *argv]
-
-
-def releases(warehouse_dir: Path) -> list[str]:
-    con = warehouse.open_reader(warehouse_dir)
-    try:
-        return [r.version for r in warehouse.loaded_releases(con, "cpt")]
-    finally:
-        con.close()
 
 
 def outcomes(warehouse_dir: Path) -> list[tuple[str, str, str]]:
@@ -121,7 +114,7 @@ def test_a_second_refresh_waits_for_the_first(loaded_warehouse: Path, samples: P
     out, err = waiting.communicate(timeout=120)
     assert (waiting.returncode, err) == (0, ""), err
     assert out.splitlines()[0] == "cpt 2026r1: loaded"
-    assert releases(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
 
 
 READERS = """
@@ -173,7 +166,7 @@ def test_readers_never_block_a_refresh_and_never_fail(
     assert (held["seen"], held["errors"]) == ([3], [])
     assert (reopened["seen"], reopened["errors"]) == ([3, 4], [])
     assert held["reads"] >= 10 and reopened["reads"] >= 10
-    assert releases(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
 
 
 def test_a_warehouse_from_before_the_split_is_taken_over(
@@ -181,7 +174,7 @@ def test_a_warehouse_from_before_the_split_is_taken_over(
 ) -> None:
     (loaded_warehouse / WRITER_NAME).unlink()  # as written by the previous layout
     refresh("cpt", str(samples / "cpt-2026"), "2026r1", warehouse_dir=loaded_warehouse)
-    assert releases(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
     assert (loaded_warehouse / WRITER_NAME).read_bytes() == (
         loaded_warehouse / READER_NAME
     ).read_bytes()
@@ -192,7 +185,7 @@ def test_the_reader_file_is_a_copy_of_what_was_committed(tmp_path: Path, samples
     refresh("cpt", str(samples / "cpt-2024"), "2024", warehouse_dir=wh)
     shutil.copy(wh / READER_NAME, tmp_path / "before.duckdb")
     refresh("cpt", str(samples / "cpt-2025"), "2025", warehouse_dir=wh)
-    assert releases(wh) == ["2024", "2025"]
+    assert loaded_versions(wh) == ["2024", "2025"]
     script = textwrap.dedent(
         """
         import duckdb, sys

@@ -51,3 +51,14 @@ def attempts(warehouse: Path) -> list[dict]:
         row["failures"] = json.loads(row["failures"])
         row["warnings"] = json.loads(row["warnings"])
     return rows
+
+
+def loaded_versions(warehouse: Path, codeset: str = "cpt") -> list[str]:
+    """The versions of `codeset` the reader file holds, in order."""
+    from codecatalog import warehouse as wh
+
+    con = wh.open_reader(warehouse)
+    try:
+        return [r.version for r in wh.loaded_releases(con, codeset)]
+    finally:
+        con.close()

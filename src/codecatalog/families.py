@@ -14,6 +14,7 @@ from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.sources import SourceConfig
 from codecatalog.sql import literal, quote
+from codecatalog.warehouse import PARTS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +54,11 @@ def _frames(
     return parts
 
 
+def _no_transactions(transactions: ReleaseArchive | None) -> None:
+    if transactions is not None:
+        raise CodecatalogError("--transactions applies to HCPCS releases only")
+
+
 def _cpt() -> Family:
     from codecatalog.read.cpt import cpt_tables, read_cpt_release
     from codecatalog.validate_release import validate_cpt_release
@@ -63,8 +69,7 @@ def _cpt() -> Family:
         cfg: SourceConfig,
         _: Path | None,
     ) -> Release:
-        if transactions is not None:
-            raise CodecatalogError("--transactions applies to HCPCS releases only")
+        _no_transactions(transactions)
         return read_cpt_release(archive)
 
     return Family(read, lambda r, _: validate_cpt_release(r), _frames(cpt_tables))
@@ -91,8 +96,7 @@ def _table() -> Family:
         cfg: SourceConfig,
         staging: Path | None,
     ) -> Release:
-        if transactions is not None:
-            raise CodecatalogError("--transactions applies to HCPCS releases only")
+        _no_transactions(transactions)
         if staging is None:
             raise CodecatalogError(f"{cfg.name}: a table release needs a staging database path")
         return read_table_release(archive, cfg, staging)
@@ -102,11 +106,8 @@ def _table() -> Family:
     ) -> dict[str, str]:
         if release.database is None:
             raise CodecatalogError(f"{release.name} was not read into a staging database")
-        attached = {
-            r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
-        }
-        if STAGING not in attached:
-            con.execute(f"ATTACH {literal(str(release.database))} AS {STAGING} (READ_ONLY)")
+        database = literal(str(release.database))
+        con.execute(f"ATTACH IF NOT EXISTS {database} AS {STAGING} (READ_ONLY)")
         columns = ", ".join(quote(c.name) for c in cfg.columns)
         return {"catalog": f"(SELECT {columns} FROM {STAGING}.catalog)"}
 
@@ -124,9 +125,7 @@ def family(name: str) -> Family:
 
 
 def release_done(con: duckdb.DuckDBPyConnection) -> None:
-    """Detach a staging database attached by a `table` family's `parts` (if any)."""
-    attached = {
-        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
-    }
-    if STAGING in attached:
-        con.execute(f"DETACH {STAGING}")
+    """Forget what `parts` made readable on `con`: registered frames, the staging database."""
+    for part in PARTS:
+        con.unregister(f"_incoming_{part}")
+    con.execute(f"DETACH DATABASE IF EXISTS {STAGING}")

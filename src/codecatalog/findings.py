@@ -29,8 +29,8 @@ from codecatalog.diff.changes import active_sql, first_invalid_sql, key_sql
 from codecatalog.errors import DeclarationError
 from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import SourceConfig
-from codecatalog.sql import literal, quote
-from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
+from codecatalog.sql import literal, quote, table_exists
+from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases
 
 FINDING_COLUMNS = (
     "codeset", "version", "key", "column", "code", "finding", "code_set", "code_set_version",

@@ -14,7 +14,7 @@ from datetime import date
 
 import duckdb
 
-from codecatalog.sql import first, quote
+from codecatalog.sql import quote, table_exists
 
 FROM, TO = "_from", "_to"
 OCCURRENCE = "_n"  # tells identical rows of a keyless part apart
@@ -35,13 +35,9 @@ def in_force(order: str, alias: str = "") -> str:
     return f"({prefix}{FROM} <= {order} AND ({prefix}{TO} IS NULL OR {prefix}{TO} > {order}))"
 
 
-def rows_at(table: str, order: str, columns: str = "*") -> str:
+def rows_at(table: str, order: str) -> str:
     """SQL: the rows of interval table `table` at version order `order`, without bookkeeping."""
-    return (
-        f"(SELECT {columns} EXCLUDE ({FROM}, {TO}) FROM {quote(table)} WHERE {in_force(order)})"
-        if columns == "*"
-        else f"(SELECT {columns} FROM {quote(table)} WHERE {in_force(order)})"
-    )
+    return f"(SELECT * EXCLUDE ({FROM}, {TO}) FROM {quote(table)} WHERE {in_force(order)})"
 
 
 def _matches(key: Sequence[str], left: str, right: str) -> str:
@@ -55,12 +51,12 @@ def store_version(
     key: Sequence[str] | None,
     at: int,
     until: int | None,
-) -> int:
+) -> None:
     """Store the rows of `incoming` (a table or view on `con`) as the version of order `at`.
 
     `key` names the columns identifying a row (None: the whole row does, duplicates counted);
     `until` is the order of the next loaded version (None when `at` is the newest). Runs in the
-    caller's transaction. Returns the number of keys whose row changed.
+    caller's transaction.
     """
     source = incoming
     columns = [r[0] for r in con.execute(f"SELECT * FROM {incoming} LIMIT 0").description or []]
@@ -71,17 +67,13 @@ def store_version(
         )
         columns = [*columns, OCCURRENCE]
         key = columns
-    exists = first(
-        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
-    )
     until_sql = "NULL::BIGINT" if until is None else str(int(until))
-    if not (exists and exists[0]):
+    if not table_exists(con, table):
         con.execute(
             f"CREATE TABLE {quote(table)} AS SELECT *, {int(at)}::BIGINT AS {FROM}, "
             f"{until_sql} AS {TO} FROM {source}"
         )
-        count = first(con.execute(f"SELECT count(*) FROM {quote(table)}"))
-        return int(count[0]) if count else 0
+        return
     values = [c for c in columns if c not in key]
     differs = " OR ".join(f"o.{quote(c)} IS DISTINCT FROM n.{quote(c)}" for c in values)
     keys = ", ".join(f"coalesce(o.{quote(k)}, n.{quote(k)}) AS {quote(k)}" for k in key)
@@ -112,6 +104,4 @@ def store_version(
         f"""INSERT INTO {quote(table)} ({target}, {FROM}, {TO})
         SELECT {chosen}, {at_sql}, {until_sql} FROM _changed WHERE _in_new"""
     )
-    count = first(con.execute("SELECT count(*) FROM _changed"))
     con.execute("DROP TABLE _changed")
-    return int(count[0]) if count else 0

@@ -11,7 +11,7 @@ from codecatalog import warehouse as wh
 from codecatalog.errors import WarehouseUnusable
 from codecatalog.intervals import store_version
 from codecatalog.sources import schema_sha256, source
-from codecatalog.sql import quote
+from codecatalog.sql import quote, table_exists
 from codecatalog.writer import READER_NAME, WRITER_NAME, Writer, describe
 
 
@@ -57,7 +57,7 @@ def _from_v1(con: duckdb.DuckDBPyConnection) -> None:
     for codeset in codesets:
         for part in wh.PARTS:
             name = f"{codeset}_{part}"
-            if wh.table_exists(con, name):
+            if table_exists(con, name):
                 con.execute(f"ALTER TABLE {quote(name)} RENAME TO {quote('_v1_' + name)}")
                 old_parts[(codeset, part)] = "_v1_" + name
     wh.prepare(con)

@@ -1,4 +1,5 @@
-"""Small helpers for SQL text built in Python: quoted identifiers and literals, a first row."""
+"""Small helpers for SQL built in Python: quoted identifiers and literals, a first row, a table's
+existence."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def first(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     connection until its result is read to the end)."""
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view of that name exists."""
+    found = first(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
+    return bool(found and found[0])

@@ -29,7 +29,7 @@ from codecatalog.sources import (
     declaration_sha256,
     schema_sha256,
 )
-from codecatalog.sql import first
+from codecatalog.sql import first, table_exists
 from codecatalog.versions import Version
 from codecatalog.writer import READER_NAME, open_database
 
@@ -347,11 +347,3 @@ def record_attempts(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any
             f"INSERT INTO load_attempts ({columns}) VALUES ({marks})",
             [[row[c] for c in ATTEMPT_COLUMNS] for row in rows],
         )
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether a table of that name exists."""
-    found = first(
-        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
-    )
-    return bool(found and found[0])

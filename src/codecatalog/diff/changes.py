@@ -12,8 +12,8 @@ from codecatalog.diff.normalise import is_editorial
 from codecatalog.errors import VersionError
 from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
-from codecatalog.sql import first, literal, quote
-from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases, table_exists
+from codecatalog.sql import first, literal, quote, table_exists
+from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases
 
 if TYPE_CHECKING:
     import pandas as pd
