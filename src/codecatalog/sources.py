@@ -39,11 +39,42 @@ class Detail:
 
 @dataclass(frozen=True)
 class Column:
-    """A `table` source's column: our name, the header as the file writes it, optional padding."""
+    """A `table` source's column: our name, the header(s) the file may write it under, and how
+    its values are cleaned (trim -> `nulls` -> `map` -> `pad` -> `decimals`).
+
+    A `part` column holds the release part a row came from; a derived column (`from_column` +
+    `extract`) the first group of the regex searched in another column's final value. Neither
+    is looked up in the file (`header` is empty).
+    """
 
     name: str
-    header: str
+    header: tuple[str, ...]  # alternatives: a file has exactly one (a plain string is accepted)
     pad: int | None = None  # left-pad digit-only values with zeros to this width
+    match: str = "exact"  # or "prefix": the file's header starts with the declared one
+    optional: bool = False  # a file without the header gives NULL for every row
+    nulls: tuple[str, ...] = ()  # values meaning empty (after trimming)
+    map: tuple[tuple[str, str], ...] = ()  # value -> value (after `nulls`; "" is a blank cell)
+    decimals: int | None = None  # plain decimal numbers rewritten with exactly this many decimals
+    position: tuple[int, int] | None = None  # fixed width: 1-based inclusive [start, end]
+    part: bool = False  # the value of the release part the row came from (`read.parts`)
+    from_column: str | None = None  # derived: the column `extract` is searched in
+    extract: str | None = None  # derived: regex whose first group is the value
+
+    def __post_init__(self) -> None:
+        header: Any = self.header
+        if isinstance(header, str):
+            object.__setattr__(self, "header", (header,))
+        for name in ("header", "nulls"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "map", tuple((str(k), str(v)) for k, v in self.map))
+        if self.position is not None:
+            start, end = self.position
+            object.__setattr__(self, "position", (int(start), int(end)))
+
+    @property
+    def in_file(self) -> bool:
+        """Whether the column's values are read from the file (not a part or derived column)."""
+        return not self.part and self.from_column is None
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,16 @@ class ReadOptions:
     header: str | None = None  # the header row is the first row with a cell matching this
     header_rows: int = 1  # stacked header rows joined per column with a space
     members: str | None = None  # glob of archive members to read (default: every table member)
+    header_in: str = "first_row"  # or "last_row": the row matching `header` ends the stack
+    parts: tuple[tuple[str, str], ...] = ()  # glob of the innermost file name -> part value
+    complete_lines: bool = False  # a text file whose last line has no line end is refused
+    fixed_width: str | None = None  # glob of members read as fixed-width text (by `position`)
+    skip_prefix: str | None = None  # fixed width: lines starting with this are not records
+    prefer: tuple[str, ...] = ()  # globs in order: only the files of the first one matching any
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple((str(g), str(v)) for g, v in self.parts))
+        object.__setattr__(self, "prefer", tuple(str(g) for g in self.prefer))
 
 
 @dataclass(frozen=True)
@@ -90,6 +131,10 @@ class SourceConfig:
     max_vanished: float = 0.10  # share of active keys that may vanish in one release
     code_columns: tuple[str, ...] = ()  # columns holding CPT/HCPCS codes (findings)
     code_sets: tuple[str, ...] = ()  # code sets those codes are looked up in
+    release_values: tuple[str, ...] = ()  # columns holding one value for the whole release
+    duplicate_keys: str = "refuse"  # or "active_wins": one active row per key wins
+    version_check: str | None = None  # stated-version rule (codecatalog.stated_version)
+    licence: tuple[str, ...] = ()  # licensed text the source carries ("AMA", "ADA")
     # code sets
     code_shape: str | None = None  # full-match regex of the codes this source claims
     declared_in: Path | None = None  # the TOML file (None: built in)
@@ -189,10 +234,10 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_COMMON = "title family key schema descriptors attributes cadence"
+_COMMON = "title family key schema descriptors attributes cadence licence"
 _LEGACY = f"{_COMMON} detail add_date term_date successors source_action actions code_shape"
 _TABLE = f"""{_COMMON} code_columns code_sets columns read term_date active_values term_date_is
-    term_date_format max_vanished"""
+    term_date_format max_vanished release_values duplicate_keys version_check source_action"""
 _LEGACY_REQUIRED = ("title", "family", "key", "schema", "descriptors", "attributes")
 # family -> (allowed keys, required keys)
 FAMILY_KEYS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
@@ -200,8 +245,35 @@ FAMILY_KEYS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
     "hcpcs": (_words(_LEGACY), _LEGACY_REQUIRED),
     "table": (_words(_TABLE), ("title", "family", "key", "schema", "columns")),
 }
-_READ_KEYS = ("sheet", "header", "header_rows", "members")
-_COLUMN_KEYS = ("header", "pad")
+_READ_KEYS = (
+    "sheet",
+    "header",
+    "header_rows",
+    "members",
+    "header_in",
+    "parts",
+    "complete_lines",
+    "fixed_width",
+    "skip_prefix",
+    "prefer",
+)
+_COLUMN_KEYS = (
+    "header",
+    "pad",
+    "match",
+    "optional",
+    "nulls",
+    "map",
+    "decimals",
+    "position",
+    "part",
+    "from",
+    "extract",
+)
+_HEADER_IN = ("first_row", "last_row")
+_MATCH = ("exact", "prefix")
+_DUPLICATE_KEYS = ("refuse", "active_wins")
+VERSION_CHECKS = ("ncci_ptp", "mue", "opps_addb", "pfs_rvu")
 _DETAIL_KEYS = ("name", "id", "value")
 _TERM_DATE_IS = {"last_valid_day": True, "first_invalid_day": False}
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -301,12 +373,22 @@ def _parse_entry(entry: _Entry, schema_dir: Path, builtin: bool) -> SourceConfig
         "attributes": attributes,
         "cadence": e.text("cadence"),
         "declared_in": None if builtin else e.file,
+        "licence": _licence(e),
     }
     if family == "table":
         cfg = _table_config(e, common)
         _check_schema(e, cfg)
         return cfg
     return _legacy_config(e, common)
+
+
+def _licence(e: _Entry) -> tuple[str, ...]:
+    value = e.table.get("licence", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        e.fail(f"licence must be a name or a list of names, got {value!r}")
+    return tuple(value)
 
 
 def _legacy_config(e: _Entry, common: dict[str, Any]) -> SourceConfig:
@@ -375,16 +457,76 @@ def _table_config(e: _Entry, common: dict[str, Any]) -> SourceConfig:
         or not 0 <= max_vanished <= 1
     ):
         e.fail(f"max_vanished must be a number from 0 to 1, got {max_vanished!r}")
+    read = _read_options(e)
+    _check_columns_and_read(e, columns, read)
+    retire = _retirement(e, declared)
+    tracked = (*common["key"], *common["descriptors"], *common["attributes"])
+    release_values = e.names("release_values")
+    for name in release_values:
+        if name not in declared:
+            e.fail(f"release_values column {name!r} is not in [{e.name}.columns]")
+        if name in tracked:
+            e.fail(f"release_values column {name!r} is also a key column or tracked")
+    source_action = e.text("source_action")
+    if source_action is not None:
+        if source_action not in declared:
+            e.fail(f"source_action column {source_action!r} is not in [{e.name}.columns]")
+        if source_action in tracked:
+            e.fail(f"source_action column {source_action!r} is also a key column or tracked")
+    duplicate_keys = e.text("duplicate_keys", "refuse")
+    if duplicate_keys not in _DUPLICATE_KEYS:
+        e.fail(f"duplicate_keys must be 'refuse' or 'active_wins', got {duplicate_keys!r}")
+    if duplicate_keys == "active_wins" and retire is None:
+        e.fail("duplicate_keys = 'active_wins' needs term_date (which row is active)")
+    version_check = e.text("version_check")
+    if version_check is not None and version_check not in VERSION_CHECKS:
+        e.fail(
+            f"unknown version_check {version_check!r} (known: {', '.join(sorted(VERSION_CHECKS))})"
+        )
     return SourceConfig(
         **common,
-        source_action=None,
+        source_action=source_action,
         columns=columns,
-        read=_read_options(e),
-        retire=_retirement(e, declared),
+        read=read,
+        retire=retire,
         max_vanished=float(max_vanished),
         code_columns=code_columns,
         code_sets=code_sets,
+        release_values=release_values,
+        duplicate_keys=str(duplicate_keys),
+        version_check=version_check,
     )
+
+
+def _check_columns_and_read(e: _Entry, columns: tuple[Column, ...], read: ReadOptions) -> None:
+    """What columns and read options say about each other: `from` names a column read from the
+    file, one `part` column exactly when `read.parts`, positions exactly with `fixed_width`."""
+    sub = "columns"
+    by_name = {c.name: c for c in columns}
+    for column in columns:
+        if column.from_column is not None:
+            source = by_name.get(column.from_column)
+            if source is None:
+                e.fail(f"{column.name}: from column {column.from_column!r} is not declared", sub)
+            if source.from_column is not None:
+                e.fail(f"{column.name}: from column {column.from_column!r} is itself derived", sub)
+    parts = [c.name for c in columns if c.part]
+    if len(parts) > 1:
+        e.fail(f"only one part column may be declared, got {', '.join(parts)}", sub)
+    if parts and not read.parts:
+        e.fail(f"part column {parts[0]!r} needs [{e.name}.read] parts")
+    if read.parts and not parts:
+        e.fail("parts needs a column declared with part = true", "read")
+    positioned = [c.name for c in columns if c.position is not None]
+    if read.fixed_width is None:
+        if positioned:
+            e.fail(f"{positioned[0]}: position needs [{e.name}.read] fixed_width", sub)
+        if read.skip_prefix is not None:
+            e.fail("skip_prefix needs fixed_width", "read")
+    else:
+        for column in columns:
+            if column.in_file and column.position is None:
+                e.fail(f"{column.name}: fixed_width needs a position for every column", sub)
 
 
 def _columns(e: _Entry, raw: Any) -> tuple[Column, ...]:
@@ -398,29 +540,115 @@ def _columns(e: _Entry, raw: Any) -> tuple[Column, ...]:
             e.fail(f"column name {name!r} starts with '_' (reserved for codecatalog's own)", sub)
         if not _IDENTIFIER.fullmatch(name):
             e.fail(f"column name {name!r} is not a lower-case identifier (a-z, 0-9, _)", sub)
-        pad = None
-        if isinstance(value, dict):
-            for key in value:
-                if key not in _COLUMN_KEYS:
-                    e.fail(f"{name}: unknown key {key!r}", sub)
-            if "header" not in value:
-                e.fail(f"{name}: missing required key 'header'", sub)
-            header, pad = value["header"], value.get("pad")
-            if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or pad < 1):
-                e.fail(f"{name}: pad must be a positive integer, got {pad!r}", sub)
-        else:
-            header = value
-        if not isinstance(header, str) or not normalise_header(header):
-            e.fail(
-                f'{name}: expected a header string or {{header = "...", pad = N}}, got {header!r}',
-                sub,
-            )
-        normal = normalise_header(header)
-        if normal in seen:
-            e.fail(f"headers of {seen[normal]!r} and {name!r} are the same: {normal!r}", sub)
-        seen[normal] = name
-        columns.append(Column(name, header, pad))
+        column = _column(e, name, value if isinstance(value, dict) else {"header": value})
+        for header in column.header:
+            normal = normalise_header(header)
+            if normal in seen and seen[normal] != name:
+                e.fail(f"headers of {seen[normal]!r} and {name!r} are the same: {normal!r}", sub)
+            seen[normal] = name
+        columns.append(column)
     return tuple(columns)
+
+
+def _column(e: _Entry, name: str, value: dict[str, Any]) -> Column:
+    """One column from its inline table (a plain header string arrives as `{header = ...}`)."""
+    sub = "columns"
+
+    def fail(problem: str) -> NoReturn:
+        e.fail(f"{name}: {problem}", sub)
+
+    for key in value:
+        if key not in _COLUMN_KEYS:
+            fail(f"unknown key {key!r}")
+    part = value.get("part", False)
+    if not isinstance(part, bool):
+        fail(f"part must be true or false, got {part!r}")
+    from_column, extract = value.get("from"), value.get("extract")
+    derived = from_column is not None or extract is not None
+    if (part or derived) and "header" in value:
+        fail("a part or derived column has no header")
+    if part and derived:
+        fail("a column is either a part column or derived (from + extract), not both")
+    if derived:
+        if not isinstance(from_column, str) or not from_column:
+            fail(f"from must name a column (with extract), got {from_column!r}")
+        if not isinstance(extract, str) or not extract:
+            fail(f"extract must be a regular expression (with from), got {extract!r}")
+        _check_extract(fail, extract)
+    headers: tuple[str, ...] = ()
+    if not part and not derived:
+        if "header" not in value:
+            fail("missing required key 'header'")
+        raw = value["header"]
+        alternatives = raw if isinstance(raw, list) and raw else [raw]
+        if not all(isinstance(h, str) and normalise_header(h) for h in alternatives):
+            fail(f'expected a header string or {{header = "...", pad = N}}, got {raw!r}')
+        headers = tuple(alternatives)
+        for i, header in enumerate(headers):
+            if normalise_header(header) in map(normalise_header, headers[:i]):
+                fail(f"header {header!r} is listed twice")
+    pad = value.get("pad")
+    if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or pad < 1):
+        fail(f"pad must be a positive integer, got {pad!r}")
+    match = value.get("match", "exact")
+    if match not in _MATCH:
+        fail(f"match must be 'exact' or 'prefix', got {match!r}")
+    optional = value.get("optional", False)
+    if not isinstance(optional, bool):
+        fail(f"optional must be true or false, got {optional!r}")
+    nulls = value.get("nulls", [])
+    if not isinstance(nulls, list) or not all(isinstance(v, str) and v.strip() for v in nulls):
+        fail(f"nulls must be a list of non-blank strings, got {nulls!r}")
+    mapping = value.get("map", {})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        fail(f"map must be a table of value = value, got {mapping!r}")
+    if any(k != k.strip() for k in mapping):
+        fail("map keys are compared after trimming: they cannot start or end with whitespace")
+    decimals = value.get("decimals")
+    if decimals is not None and (
+        isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 18
+    ):
+        fail(f"decimals must be an integer from 0 to 18, got {decimals!r}")
+    position = value.get("position")
+    if position is not None and not (
+        isinstance(position, list)
+        and len(position) == 2
+        and all(isinstance(p, int) and not isinstance(p, bool) for p in position)
+        and 1 <= position[0] <= position[1]
+    ):
+        fail(f"position must be [start, end] with 1 <= start <= end, got {position!r}")
+    if position is not None and (part or derived):
+        fail("a part or derived column has no position")
+    return Column(
+        name,
+        headers,
+        pad,
+        match=match,
+        optional=optional,
+        nulls=tuple(nulls),
+        map=tuple(mapping.items()),
+        decimals=decimals,
+        position=(position[0], position[1]) if position is not None else None,
+        part=part,
+        from_column=from_column,
+        extract=extract,
+    )
+
+
+def _check_extract(fail: Any, pattern: str) -> None:
+    """`extract` compiles (in Python and in DuckDB, which runs it) and has a group."""
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as err:
+        fail(f"extract {pattern!r} is not a regular expression: {err}")
+    if groups < 1:
+        fail(f"extract {pattern!r} has no group (the value is its first group)")
+    import duckdb
+
+    try:
+        duckdb.connect().execute("SELECT regexp_extract('', ?, 1)", [pattern]).fetchall()
+    except duckdb.Error as err:
+        fail(f"extract {pattern!r} is not a regular expression DuckDB runs: {_one_line(err)}")
 
 
 def _read_options(e: _Entry) -> ReadOptions:
@@ -434,11 +662,33 @@ def _read_options(e: _Entry) -> ReadOptions:
     header_rows = raw.get("header_rows", 1)
     if isinstance(header_rows, bool) or not isinstance(header_rows, int) or header_rows < 1:
         e.fail(f"header_rows must be an integer >= 1, got {header_rows!r}", sub)
+    header_in = e.text("header_in", "first_row", sub=sub)
+    if header_in not in _HEADER_IN:
+        e.fail(f"header_in must be 'first_row' or 'last_row', got {header_in!r}", sub)
+    if header_in == "last_row" and "header" not in raw:
+        e.fail("header_in = 'last_row' needs header (the text of the last header row)", sub)
+    parts = raw.get("parts", {})
+    if not isinstance(parts, dict) or not all(
+        isinstance(v, str) and v.strip() and k.strip() for k, v in parts.items()
+    ):
+        e.fail(f"parts must be a table of glob = part value, got {parts!r}", sub)
+    complete_lines = raw.get("complete_lines", False)
+    if not isinstance(complete_lines, bool):
+        e.fail(f"complete_lines must be true or false, got {complete_lines!r}", sub)
+    prefer = raw.get("prefer", [])
+    if not isinstance(prefer, list) or not all(isinstance(g, str) and g.strip() for g in prefer):
+        e.fail(f"prefer must be a list of globs, got {prefer!r}", sub)
     return ReadOptions(
         sheet=e.text("sheet", sub=sub),
         header=e.text("header", sub=sub),
         header_rows=header_rows,
         members=e.text("members", sub=sub),
+        header_in=str(header_in),
+        parts=tuple(parts.items()),
+        complete_lines=complete_lines,
+        fixed_width=e.text("fixed_width", sub=sub),
+        skip_prefix=e.text("skip_prefix", sub=sub),
+        prefer=tuple(prefer),
     )
 
 
@@ -530,9 +780,10 @@ def tracked_identity(cfg: SourceConfig) -> dict[str, Any]:
     the detail descriptors and how a row retires."""
     return {
         "key": list(cfg.key),
-        "columns": [{"name": c.name, "header": c.header, "pad": c.pad} for c in cfg.columns],
+        "columns": [_column_identity(c) for c in cfg.columns],
         "descriptors": list(cfg.descriptors),
         "attributes": list(cfg.attributes),
+        "duplicate_keys": cfg.duplicate_keys,
         "detail": dataclasses.asdict(cfg.detail) if cfg.detail else None,
         "retirement": {
             "term_date": cfg.term_date,
@@ -541,6 +792,23 @@ def tracked_identity(cfg: SourceConfig) -> dict[str, Any]:
             else None,
         },
     }
+
+
+def _column_identity(column: Column) -> dict[str, Any]:
+    """A column as tracked: name, header(s) and padding as before issue 8, plus every other
+    option that changes values or where they come from when it is not the default."""
+    data = json.loads(json.dumps(dataclasses.asdict(column)))
+    identity: dict[str, Any] = {
+        "name": column.name,
+        "header": column.header[0] if len(column.header) == 1 else list(column.header),
+        "pad": column.pad,
+    }
+    defaults = {f.name: f.default for f in dataclasses.fields(Column)}
+    for name in ("match", "optional", "nulls", "map", "decimals", "position", "part",
+                 "from_column", "extract"):  # fmt: skip
+        if getattr(column, name) != defaults[name]:
+            identity[name] = data[name]
+    return identity
 
 
 def config_from_json(text: str) -> SourceConfig:
@@ -552,7 +820,8 @@ def config_from_json(text: str) -> SourceConfig:
         raise DeclarationError(
             f"stored declaration has unknown fields: {', '.join(sorted(unknown))}"
         )
-    tuples = ("key", "descriptors", "attributes", "successors", "code_columns", "code_sets")
+    tuples = ("key", "descriptors", "attributes", "successors", "code_columns", "code_sets",
+              "release_values", "licence")  # fmt: skip
     for name in tuples:
         if name in data:
             data[name] = tuple(data[name])
@@ -561,9 +830,23 @@ def config_from_json(text: str) -> SourceConfig:
         data["detail"] = Detail(**data["detail"])
     if data.get("actions") is not None:
         data["actions"] = {code: tuple(names) for code, names in data["actions"].items()}
-    data["columns"] = tuple(Column(**c) for c in data.get("columns", ()))
-    data["read"] = ReadOptions(**data.get("read", {}))
+    data["columns"] = tuple(_column_from_json(c) for c in data.get("columns", ()))
+    read = dict(data.get("read", {}))
+    read["parts"] = tuple(tuple(p) for p in read.get("parts", ()))
+    data["read"] = ReadOptions(**read)
     if data.get("retire") is not None:
         retire = data["retire"]
         data["retire"] = Retirement(**{**retire, "active": tuple(retire["active"])})
     return SourceConfig(**data)
+
+
+def _column_from_json(data: dict[str, Any]) -> Column:
+    """A stored column (before issue 8: name, a header string and pad only)."""
+    data = dict(data)
+    header = data.get("header", ())
+    data["header"] = (header,) if isinstance(header, str) else tuple(header)
+    data["nulls"] = tuple(data.get("nulls", ()))
+    data["map"] = tuple((k, v) for k, v in data.get("map", ()))
+    if data.get("position") is not None:
+        data["position"] = tuple(data["position"])
+    return Column(**data)

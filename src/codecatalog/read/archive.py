@@ -13,6 +13,8 @@ import fnmatch
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -81,6 +83,7 @@ class ReleaseArchive:
     max_member_bytes: int | None = None
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
     ratio_min_bytes: int = DEFAULT_RATIO_MIN_BYTES
+    outer: str | None = None  # a nested zip: its display name in the release that holds it
 
     def __post_init__(self) -> None:
         if self.max_member_bytes is None:
@@ -137,8 +140,13 @@ class ReleaseArchive:
 
     @property
     def name(self) -> str:
-        """The release's file or directory name, for messages."""
-        return self.location.name
+        """The release's file or directory name (a nested zip's display name), for messages."""
+        return self.outer if self.outer is not None else self.location.name
+
+    @property
+    def _where(self) -> str:
+        """The archive in messages: its path, or a nested zip's display name."""
+        return self.outer if self.outer is not None else str(self.location)
 
     @property
     def _cap(self) -> int:
@@ -156,8 +164,54 @@ class ReleaseArchive:
         )
 
     def display_name(self, member: str) -> str:
-        """A member's name in messages: `zip!member` inside a zip, else its path in the release."""
+        """A member's name in messages: `zip!member` inside a zip, else its path in the release;
+        inside a nested zip `outer.zip!inner.zip!member` (or `dir/inner.zip!member`)."""
         return f"{self.name}!{member}" if self._zip is not None else member
+
+    def is_nested_zip(self, member: str) -> bool:
+        """Whether a member is a zip of further files (by name: `.zip`; a workbook is not)."""
+        return PurePosixPath(member).suffix.casefold() == ".zip"
+
+    @contextmanager
+    def open_nested(self, member: str, folder: Path) -> Iterator[ReleaseArchive]:
+        """A member that is itself a zip, opened as an archive (one level: what it holds is read
+        as members, zips inside it are not opened). Inside a zip the member is copied to
+        `folder` first (size cap and compression ratio enforced); the copy is removed after.
+
+        Raises:
+            SourceLayoutError: Over the cap, not a valid zip, or a member climbing out of it.
+        """
+        outer = self.display_name(member)
+        copy: Path | None = None
+        with self.open_member(member) as (chunks, path):
+            if path is None:
+                holder = Path(tempfile.mkdtemp(prefix=".nested-", dir=folder))
+                copy = holder / PurePosixPath(member).name
+                with copy.open("wb") as f:
+                    for chunk in chunks:
+                        f.write(chunk)
+                path = copy
+        try:
+            if not zipfile.is_zipfile(path):
+                raise SourceLayoutError(outer, "is not a valid zip archive")
+            try:
+                nested = ReleaseArchive.open(
+                    path,
+                    max_member_bytes=self.max_member_bytes,
+                    max_compression_ratio=self.max_compression_ratio,
+                    ratio_min_bytes=self.ratio_min_bytes,
+                )
+            except SourceLayoutError as e:
+                raise SourceLayoutError(outer, e.problem) from e
+            nested.outer = outer
+            try:
+                yield nested
+            finally:
+                if nested._zip is not None:
+                    nested._zip.close()
+        finally:
+            if copy is not None:
+                shutil.rmtree(copy.parent, ignore_errors=True)
 
     def read_bytes(self, member: str) -> bytes:
         """The raw bytes of one member, refused past the size cap or the compression ratio.
@@ -182,7 +236,7 @@ class ReleaseArchive:
             declared, packed = info.file_size, info.compress_size
             if declared > self._cap:
                 raise SourceLayoutError(
-                    str(self.location),
+                    self._where,
                     f"member {member!r} declares {declared} bytes uncompressed, over the limit "
                     f"of {self._cap} bytes ({MAX_MEMBER_BYTES_ENV})",
                 )
@@ -200,18 +254,18 @@ class ReleaseArchive:
             ) as e:
                 # Corrupt (bad CRC, truncated), encrypted, or an unsupported compression method.
                 raise SourceLayoutError(
-                    str(self.location), f"member {member!r} cannot be read: {e}"
+                    self._where, f"member {member!r} cannot be read: {e}"
                 ) from e
             return
         path = self.location if self.location.is_file() else (self.location / member).resolve()
         if not self.location.is_file() and not path.is_relative_to(self.location.resolve()):
             raise SourceLayoutError(
-                str(self.location), f"{member!r} leads outside the release directory (to {path})"
+                self._where, f"{member!r} leads outside the release directory (to {path})"
             )
         size = path.stat().st_size
         if size > self._cap:
             raise SourceLayoutError(
-                str(self.location),
+                self._where,
                 f"{member!r} is {size} bytes, over the limit of {self._cap} bytes "
                 f"({MAX_MEMBER_BYTES_ENV})",
             )
@@ -224,7 +278,7 @@ class ReleaseArchive:
             return
         ratio = size / max(packed, 1)
         raise SourceLayoutError(
-            str(self.location),
+            self._where,
             f"member {member!r} {verb} {size} bytes uncompressed from {packed} compressed "
             f"(ratio {ratio:.0f}:1, more than {self.max_compression_ratio:g}:1): "
             "refused as a zip bomb",
@@ -239,7 +293,7 @@ class ReleaseArchive:
             total += len(chunk)
             if total > self._cap:
                 raise SourceLayoutError(
-                    str(self.location),
+                    self._where,
                     f"{member!r} holds more than {self._cap} bytes, the limit "
                     f"({MAX_MEMBER_BYTES_ENV}), although {declared}",
                 )

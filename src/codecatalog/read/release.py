@@ -43,13 +43,25 @@ class SourceFile:
     encoding: str
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What a read file states about its release, for the stated-version checks: its display
+    name, its innermost file name, the sheet read (xlsx) and the non-empty cell texts of the
+    rows above its header, in order."""
+
+    file: str
+    name: str
+    sheet: str | None
+    preamble: tuple[str, ...]
+
+
 @dataclass
 class Release:
     """Everything read from one release, before validation.
 
     `stated_year` is the year the release says it is for, read from `year_source` (a member).
     `database` is the staging DuckDB file a `table` family release was read into (its rows are
-    in table `catalog` there, not in `tables`).
+    in table `catalog` there, not in `tables`); `evidence` what each of its files states.
     """
 
     name: str
@@ -59,6 +71,7 @@ class Release:
     year_source: str | None = None
     warnings: list[Failure] = field(default_factory=list)
     database: Path | None = None
+    evidence: list[Evidence] = field(default_factory=list)  # one per read file (table family)
 
     @property
     def content_sha256(self) -> str:

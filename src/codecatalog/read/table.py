@@ -7,6 +7,12 @@ NULL, `pad` restores leading zeros of digit-only values), plus `_file` (the file
 `zip!member` inside a zip) and `_line` (the 1-based physical line where the record starts in the
 decoded text, quoted newlines and rows above the header counted; the sheet row for xlsx).
 
+Declared column options apply in SQL, to text and xlsx rows alike (trim -> `nulls` -> `map` ->
+`pad` -> `decimals`, then derived `extract` columns); a `part` column holds the value of the
+release part (`read.parts`) its file is. A zip inside a release is opened (one level) and its
+members read as `outer!inner`; members matching `read.fixed_width` are sliced by position in
+DuckDB. Each file read leaves its `Evidence` (name, sheet, preamble) on the release.
+
 Text goes file -> DuckDB without per-row Python: one streaming pass hashes the bytes, checks the
 encoding (decode.py's rules) and counts line breaks; DuckDB's `read_csv` then loads the rows. When
 the row count and the line count agree, `_line` is the header's end plus the row's ordinal; only
@@ -24,7 +30,8 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -45,7 +52,7 @@ from codecatalog.errors import (
     ValidationFailed,
 )
 from codecatalog.read.archive import ReleaseArchive
-from codecatalog.read.release import Release, SourceFile
+from codecatalog.read.release import Evidence, Release, SourceFile
 from codecatalog.sources import Column, SourceConfig, normalise_header
 from codecatalog.sql import literal, quote
 
@@ -54,6 +61,7 @@ ROLE = "table"
 XLSX_BATCH_ROWS = 50_000
 _CHUNK = 4 * 1024 * 1024
 _SNIFF = 64 * 1024
+_PREAMBLE_ROWS = 1000  # rows above a header kept as the file's preamble (evidence)
 # What Python's str.strip() removes (C0 separators included; other controls are refused anyway).
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
@@ -131,19 +139,31 @@ def join_header_rows(rows: Sequence[Sequence[str]]) -> list[str]:
 def resolve_columns(
     headers: Sequence[str], columns: Sequence[Column], file: str, line: int | None
 ) -> tuple[dict[str, int], list[Failure]]:
-    """The position of each declared column among `headers`, and the failures: a declared
-    header that is missing, or that names two columns of the file."""
-    positions: dict[str, list[int]] = {}
-    for i, header in enumerate(headers):
-        positions.setdefault(normalise_header(header), []).append(i)
+    """The position among `headers` of each declared column read from the file (part and
+    derived columns are not looked up; an optional column the file lacks is left out), and the
+    failures: a declared header that is missing, or that names two columns of the file.
+
+    A column matches a header equal to (`match = "prefix"`: starting with) one of its
+    alternatives, all normalised.
+    """
+    normal = [normalise_header(h) for h in headers]
     found: dict[str, int] = {}
     failures: list[Failure] = []
     for column in columns:
-        hits = positions.get(normalise_header(column.header), [])
+        if not column.in_file:
+            continue
+        wanted = [normalise_header(h) for h in column.header]
+        if column.match == "prefix":
+            hits = [i for i, h in enumerate(normal) if any(h.startswith(w) for w in wanted)]
+        else:
+            hits = [i for i, h in enumerate(normal) if h in wanted]
         if not hits:
-            failures.append(Failure(file, line, column.name, "missing column", column.header))
+            if not column.optional:
+                value = " | ".join(column.header)
+                failures.append(Failure(file, line, column.name, "missing column", value))
         elif len(hits) > 1:
-            failures.append(Failure(file, line, column.name, "duplicate header", headers[hits[0]]))
+            value = " | ".join(dict.fromkeys(headers[i] for i in hits))
+            failures.append(Failure(file, line, column.name, "duplicate header", value))
         else:
             found[column.name] = hits[0]
     return found, failures
@@ -203,6 +223,9 @@ class _Scan:
     plain: bool = False  # ASCII without a quote character
     decode_error: DecodeError | None = None
     utf8_error: tuple[int, int] | None = None  # first invalid UTF-8 byte: offset, line
+    eof_offset: int | None = None  # where a trailing DOS end-of-file line (0x1A) starts
+    open_end: bool = False  # the last line has no line end
+    mixed_ends: bool = False  # the first line break a bare LF, CRs later (see `_crlf_to_lf`)
 
 
 @dataclass
@@ -211,6 +234,8 @@ class _Counter:
 
     breaks: int = 0
     lf: int = 0
+    cr: int = 0
+    first_lf: bool | None = None  # whether the first line break is a bare LF (None: none yet)
     after_cr: bool = False
     tail: bytearray = field(default_factory=bytearray)  # the trailing run of CR/LF bytes
 
@@ -218,6 +243,11 @@ class _Counter:
         lf = chunk.count(b"\n")
         self.breaks += _breaks(chunk, self.after_cr, lf)
         self.lf += lf
+        self.cr += chunk.count(b"\r")
+        if self.first_lf is None:
+            at = [i for i in (chunk.find(b"\r"), chunk.find(b"\n")) if i >= 0]
+            if at:
+                self.first_lf = chunk[min(at)] == ord("\n")
         self.after_cr = chunk.endswith(b"\r")
         body = chunk.rstrip(b"\r\n")
         if body:
@@ -323,10 +353,86 @@ def _scan(archive: ReleaseArchive, member: str, file: str, tmp: Path) -> _Scan:
     with path.open("rb") as f:
         has_bom = f.read(3) == codecs.BOM_UTF8
     scan.encoding = "cp1252" if utf8_error else ("utf-8-sig" if has_bom else "utf-8")
+    scan.open_end = size > 0 and not counter.tail
+    scan.mixed_ends = bool(counter.first_lf) and counter.cr > 0
     if control is not None:
         offset, line, byte = control
-        scan.decode_error = DecodeError(file, offset, line, f"control character U+{byte:04X}")
+        if byte == 0x1A and _is_eof_line(path, offset, size):
+            scan.eof_offset = offset
+            scan.lines = scan.lines_all = line - 1
+            scan.open_end = False
+        else:
+            scan.decode_error = DecodeError(file, offset, line, f"control character U+{byte:04X}")
     return scan
+
+
+_EOF_LINE = re.compile(rb"\x1a[,\t]*")
+
+
+def _is_eof_line(path: Path, offset: int, size: int) -> bool:
+    """Whether the file's last line starts at `offset` and is a DOS end-of-file mark: 0x1A,
+    then delimiters only (PPRRVU CSV: 0x1A and 30 commas), then at most line ends."""
+    if size - offset > _SNIFF:
+        return False
+    with path.open("rb") as f:
+        f.seek(max(offset - 1, 0))
+        before = f.read(1) if offset else b"\n"
+        tail = f.read() if offset else before + f.read()
+    if offset == 0:
+        tail = tail[1:]
+    return before in (b"\n", b"\r") and _EOF_LINE.fullmatch(tail.rstrip(b"\r\n")) is not None
+
+
+def _drop_eof(scan: _Scan, tmp: Path) -> None:
+    """Cut the end-of-file line off the bytes read (a temp copy is cut in place; a file of the
+    release is copied up to it)."""
+    assert scan.eof_offset is not None
+    if scan.path.parent == tmp:
+        os.truncate(scan.path, scan.eof_offset)
+        return
+    handle, name = tempfile.mkstemp(suffix=".noeof", dir=tmp)
+    left = scan.eof_offset
+    with scan.path.open("rb") as src, os.fdopen(handle, "wb") as dst:
+        while left and (chunk := src.read(min(_CHUNK, left))):
+            dst.write(chunk)
+            left -= len(chunk)
+    scan.path = Path(name)
+
+
+def _truncated(scan: _Scan, file: str, cfg: SourceConfig) -> list[Failure]:
+    """`complete_lines`: a text file whose last line has no line end is refused, with the
+    line's number and text."""
+    if not cfg.read.complete_lines or not scan.open_end:
+        return []
+    with scan.path.open("rb") as f:
+        f.seek(max(scan.size - _SNIFF, 0))
+        tail = f.read()
+    last = re.split(rb"\r\n|\r|\n", tail)[-1]
+    text = last.decode("cp1252" if scan.encoding == "cp1252" else "utf-8", errors="replace")
+    return [Failure(file, scan.lines, "", "truncated", text.lstrip("\ufeff"))]
+
+
+def _crlf_to_lf(path: Path, tmp: Path) -> Path:
+    """A copy of a text file whose records end in CRLF while quoted values break lines with a
+    bare LF, the first line break being one of those (a spreadsheet's CSV export with a notice
+    in its first cell, as the MUE tables come), with the CRLF line ends outside quoted values as
+    LF: DuckDB takes the file's first line break for the line end. Quoted values keep their
+    bytes; line numbers do not move."""
+    handle, name = tempfile.mkstemp(suffix=".lf", dir=tmp)
+    quoted = False  # inside a quoted value at the start of the next piece
+    held = b""
+    with path.open("rb") as src, os.fdopen(handle, "wb") as dst:
+        while chunk := src.read(_CHUNK):
+            chunk = held + chunk
+            held = b"\r" if chunk.endswith(b"\r") else b""
+            pieces = chunk[: len(chunk) - len(held)].split(b'"')
+            for i, piece in enumerate(pieces):
+                if i:
+                    dst.write(b'"')
+                    quoted = not quoted
+                dst.write(piece if quoted else piece.replace(b"\r\n", b"\n"))
+        dst.write(held)
+    return Path(name)
 
 
 def _lf_before(chunk: bytes, end: int) -> int:
@@ -375,6 +481,7 @@ class _Header:
     data_start: int  # physical line where the data begins
     skip: int  # CSV records before the data (blank lines count), as read_csv's `skip` counts
     headers: list[str]  # joined header names per column position
+    preamble: tuple[str, ...] = ()  # non-empty cells of the rows above the header rows
 
 
 @dataclass(frozen=True)
@@ -399,12 +506,16 @@ def _records(path: Path, delimiter: str) -> Generator[_Record]:
 
 def _find_text_header(path: Path, cfg: SourceConfig) -> _Header | None:
     """The header row and its delimiter (tab if the header line has one, else comma), with the
-    joined names of `header_rows` stacked rows; None when no row matches `cfg.read.header`.
+    joined names of `header_rows` stacked rows (the matching row first, or last with
+    `header_in = "last_row"`) and the preamble above them; None when no row matches
+    `cfg.read.header`.
 
     Without a declared header, row 1 is the header. With one, the file is parsed both ways in
     step, line by line, and the first record with a matching cell wins if its delimiter fits
     (a tab-parsed record of several cells, or a comma-parsed record holding no tab).
     """
+    stacked = max(cfg.read.header_rows, 1)
+    earlier: list[_Record] = []
     with ExitStack() as stack:
         if cfg.read.header is None:
             with path.open(encoding="utf-8-sig", newline="") as f:
@@ -419,6 +530,7 @@ def _find_text_header(path: Path, cfg: SourceConfig) -> _Header | None:
             parsers = {d: _records(path, d) for d in ("\t", ",")}
             for gen in parsers.values():
                 stack.callback(gen.close)
+            before: dict[str, deque[_Record]] = {d: deque(maxlen=_PREAMBLE_ROWS) for d in parsers}
             heads = {d: next(g, None) for d, g in parsers.items()}
             while True:
                 live = [(head.start, d, head) for d, head in heads.items() if head is not None]
@@ -431,15 +543,35 @@ def _find_text_header(path: Path, cfg: SourceConfig) -> _Header | None:
                     fits = all("\t" not in c for c in hit.cells)
                 if fits and any(normalise_header(c) == wanted for c in hit.cells):
                     break
+                before[delimiter].append(hit)
                 heads[delimiter] = next(parsers[delimiter], None)
             records = parsers[delimiter]
-        rows = [hit.cells]
+            earlier = list(before[delimiter])
         last = hit
-        for _ in range(max(cfg.read.header_rows, 1) - 1):
-            ended = _Record(last.index + 1, last.end + 1, last.end + 1, [])  # no more records
-            last = next(records, ended)
-            rows.append(last.cells)
-    return _Header(delimiter, hit.start, last.end + 1, last.index + 1, join_header_rows(rows))
+        if cfg.read.header_in == "last_row":
+            above = earlier[len(earlier) - (stacked - 1) :] if stacked > 1 else []
+            earlier = earlier[: len(earlier) - len(above)]
+            rows: list[list[str]] = [[] for _ in range(stacked - 1 - len(above))]
+            rows += [r.cells for r in above] + [hit.cells]
+        else:
+            rows = [hit.cells]
+            for _ in range(stacked - 1):
+                ended = _Record(last.index + 1, last.end + 1, last.end + 1, [])  # no more records
+                last = next(records, ended)
+                rows.append(last.cells)
+    return _Header(
+        delimiter,
+        hit.start,
+        last.end + 1,
+        last.index + 1,
+        join_header_rows(rows),
+        _preamble(r.cells for r in earlier),
+    )
+
+
+def _preamble(rows: Iterable[Sequence[str | None]]) -> tuple[str, ...]:
+    """The non-empty cell texts of rows, in order, trimmed."""
+    return tuple(t for row in rows for c in row if c and (t := c.strip(WHITESPACE)))
 
 
 def _trim_sql(col: str, ends: str | None = None) -> str:
@@ -465,6 +597,44 @@ def _pad_sql(col: str, pad: int | None) -> str:
     )
 
 
+def _nulls_sql(col: str, nulls: Sequence[str]) -> str:
+    if not nulls:
+        return col
+    return f"CASE WHEN {col} IN ({', '.join(map(literal, nulls))}) THEN NULL ELSE {col} END"
+
+
+def _map_sql(col: str, mapping: Sequence[tuple[str, str]]) -> str:
+    if not mapping:
+        return col
+
+    def to(value: str) -> str:
+        return literal(value) if value else "NULL"
+
+    cases = [f"WHEN {col} IS NULL THEN {to(v)}" for k, v in mapping if k == ""]
+    cases += [f"WHEN {col} = {literal(k)} THEN {to(v)}" for k, v in mapping if k != ""]
+    return f"CASE {' '.join(cases)} ELSE {col} END"
+
+
+def _decimals_sql(col: str, decimals: int | None) -> str:
+    """A plain decimal number with at most `decimals` decimals, written with exactly that many
+    (`.10` -> `0.10`); anything else (more decimals included: never rounded) is kept."""
+    if decimals is None:
+        return col
+    return (
+        f"CASE WHEN regexp_full_match({col}, '-?[0-9]*\\.?[0-9]+') AND "
+        f"length(split_part({col}, '.', 2)) <= {decimals} THEN coalesce(TRY_CAST({col} AS "
+        f"DECIMAL(38, {decimals}))::VARCHAR, {col}) ELSE {col} END"
+    )
+
+
+def _extract_sql(col: str, pattern: str) -> str:
+    regex = literal(pattern)
+    return (
+        f"CASE WHEN regexp_matches({col}, {regex}) "
+        f"THEN nullif(regexp_extract({col}, {regex}, 1), '') END"
+    )
+
+
 def _insert_sql(
     cfg: SourceConfig,
     found: dict[str, int],
@@ -472,16 +642,45 @@ def _insert_sql(
     line: str,
     order: str = "",
     ends: str | None = None,
+    part: str | None = None,
 ) -> str:
-    """INSERT of `source`'s columns `c<i>` into the catalog, trimmed and padded, with `_line`."""
-    inner = ", ".join(
-        f"{_trim_sql(f'c{found[c.name]}', ends)} AS v{j}" for j, c in enumerate(cfg.columns)
+    """INSERT of `source`'s columns `c<i>` (`found`: column -> i) into the catalog, with `_line`.
+
+    Values are trimmed (blank -> NULL), then each column's `nulls`, `map`, `pad` and
+    `decimals` apply, one SELECT layer per step; a column the file lacks is NULL, the part
+    column is `part`, a derived column is extracted from its `from` column's final value."""
+    columns = cfg.columns
+    layer = ", ".join(
+        (_trim_sql(f"c{found[c.name]}", ends) if c.name in found else "NULL::VARCHAR") + f" AS v{j}"
+        for j, c in enumerate(columns)
     )
-    outer = ", ".join(_pad_sql(f"v{j}", c.pad) for j, c in enumerate(cfg.columns))
-    names = ", ".join(quote(c.name) for c in cfg.columns)
+    query = f"SELECT {layer}, {line} AS _line FROM {source}"
+    steps: list[Callable[[str, Column], str]] = [
+        lambda v, c: _nulls_sql(v, c.nulls),
+        lambda v, c: _map_sql(v, c.map),
+        lambda v, c: _pad_sql(v, c.pad),
+        lambda v, c: _decimals_sql(v, c.decimals),
+    ]
+    for step in steps:
+        exprs = [step(f"v{j}", c) for j, c in enumerate(columns)]
+        if any(e != f"v{j}" for j, e in enumerate(exprs)):
+            layer = ", ".join(f"{e} AS v{j}" for j, e in enumerate(exprs))
+            query = f"SELECT {layer}, _line FROM ({query})"
+    index = {c.name: j for j, c in enumerate(columns)}
+    final = []
+    for j, c in enumerate(columns):
+        if c.part:
+            final.append(literal(part) if part is not None else "NULL::VARCHAR")
+        elif c.from_column is not None and c.extract is not None:
+            source_col = columns[index[c.from_column]]
+            value = literal(part) if source_col.part and part is not None else None
+            final.append(_extract_sql(value or f"v{index[c.from_column]}", c.extract))
+        else:
+            final.append(f"v{j}")
+    names = ", ".join(quote(c.name) for c in columns)
     return (
-        f"INSERT INTO {TABLE} ({names}, _file, _line) SELECT {outer}, $file, _line "
-        f"FROM (SELECT {inner}, {line} AS _line FROM {source}) {order}"
+        f"INSERT INTO {TABLE} ({names}, _file, _line) SELECT {', '.join(final)}, $file, _line "
+        f"FROM ({query}) {order}"
     )
 
 
@@ -502,17 +701,20 @@ def _read_text(
     cfg: SourceConfig,
     file: str,
     plain: bool,
-) -> list[Failure]:
-    """Load one CSV/TSV file (UTF-8 at `path`) into the catalog; failures of its structure.
+    part: str | None = None,
+) -> tuple[list[Failure], tuple[str, ...]]:
+    """Load one CSV/TSV file (UTF-8 at `path`) into the catalog; failures of its structure and
+    the preamble above its header.
 
     `scanned()` gives the file's streaming scan (its line counts), which may still be running
-    while DuckDB reads; `plain`: the file is ASCII without quotes (a cheaper trim)."""
+    while DuckDB reads; `plain`: the file is ASCII without quotes (a cheaper trim); `part`: the
+    value of the part column."""
     header = _find_text_header(path, cfg)
     if header is None:
-        return [Failure(file, None, "", "header", cfg.read.header or "")]
+        return [Failure(file, None, "", "header", cfg.read.header or "")], ()
     found, failures = resolve_columns(header.headers, cfg.columns, file, header.line)
     if failures:
-        return failures
+        return failures, header.preamble
     width = len(header.headers)
     source = _read_csv_sql(path, header, width)
     params = {"file": file}
@@ -522,7 +724,7 @@ def _read_text(
         # In ASCII text without quotes a value can only end in a space (or a tab in CSV).
         ends = (" " + ("\t" if header.delimiter == "," else "")) if plain else None
         row = con.execute(
-            _insert_sql(cfg, found, source, "NULL::BIGINT", ends=ends), params
+            _insert_sql(cfg, found, source, "NULL::BIGINT", ends=ends, part=part), params
         ).fetchone()
         rejects = con.execute(
             "SELECT line_byte_position, column_name, error_type, csv_line FROM _rejects "
@@ -532,7 +734,7 @@ def _read_text(
         con.execute("DROP TABLE IF EXISTS _rejects; DROP TABLE IF EXISTS _reject_scans")
     if rejects:
         con.execute(f"DELETE FROM {TABLE} WHERE _line IS NULL")
-        return _reject_failures(rejects, path, file, header, found, cfg)
+        return _reject_failures(rejects, path, file, header, found, cfg), header.preamble
     rows = int(row[0]) if row else 0
     scan = scanned()
     lines = scan.lines_all if width == 1 else scan.lines
@@ -548,11 +750,11 @@ def _read_text(
         )
     else:
         con.execute(f"DELETE FROM {TABLE} WHERE _line IS NULL")
-        _exact_lines(con, source, path, cfg, found, file, first, lines, width)
-    if width == 1:  # a blank line of a one-column file is a NULL row: not a record
-        only = quote(cfg.columns[0].name)
-        con.execute(f"DELETE FROM {TABLE} WHERE _file = $file AND {only} IS NULL", params)
-    return []
+        _exact_lines(con, source, path, cfg, found, file, first, lines, width, part)
+    if width == 1 and found:  # a blank line of a one-column file is a NULL row: not a record
+        blank = " AND ".join(f"{quote(name)} IS NULL" for name in found)
+        con.execute(f"DELETE FROM {TABLE} WHERE _file = $file AND {blank}", params)
+    return [], header.preamble
 
 
 def _newline_sql(col: str) -> str:
@@ -574,6 +776,7 @@ def _exact_lines(
     first: int,
     lines: int,
     width: int,
+    part: str | None = None,
 ) -> None:
     """Replace the file's rows with ones whose `_line` counts quoted newlines (every column's)
     and blank lines between records."""
@@ -617,6 +820,7 @@ def _exact_lines(
             "(SELECT _raw.*, _pos.line FROM _raw JOIN _pos ON _raw.rowid = _pos.i)",
             "line",
             "ORDER BY _line",
+            part=part,
         ),
         params,
     )
@@ -701,10 +905,15 @@ def _lines_at(path: Path, offsets: Sequence[int]) -> list[int]:
 
 
 def _read_xlsx(
-    con: duckdb.DuckDBPyConnection, path: Path, cfg: SourceConfig, file: str
-) -> list[Failure]:
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    cfg: SourceConfig,
+    file: str,
+    part: str | None = None,
+) -> tuple[list[Failure], str | None, tuple[str, ...]]:
     """Load the declared sheet (or the first) of one workbook into the catalog, in Arrow
-    batches; `_line` is the sheet row."""
+    batches; `_line` is the sheet row. Returns the failures, the sheet's title and the
+    preamble above the header."""
     import openpyxl  # slow to import: only when a workbook is read
 
     with ExitStack() as stack:
@@ -722,25 +931,35 @@ def _read_xlsx(
             ws = wb[named[0]]
         else:
             sheets = ", ".join(wb.sheetnames)
-            return [Failure(file, None, "", "sheet", f"{cfg.read.sheet or ''} (sheets: {sheets})")]
+            failure = Failure(file, None, "", "sheet", f"{cfg.read.sheet or ''} (sheets: {sheets})")
+            return [failure], None, ()
         ws.reset_dimensions()  # a wrong stored dimension would cut rows off
         rows = enumerate(ws.iter_rows(values_only=True), start=1)
         wanted_header = normalise_header(cfg.read.header) if cfg.read.header else None
+        stacked = max(cfg.read.header_rows, 1)
+        earlier: deque[list[str]] = deque(maxlen=_PREAMBLE_ROWS)
         for number, values in rows:
             cells = [cell_text(v) or "" for v in values]
             if wanted_header is None or any(normalise_header(c) == wanted_header for c in cells):
                 header_line, stack_rows = number, [cells]
                 break
+            earlier.append(cells)
         else:
-            return [Failure(file, None, "", "header", cfg.read.header or "")]
-        for _ in range(max(cfg.read.header_rows, 1) - 1):
-            more = next(rows, None)
-            stack_rows.append([] if more is None else [cell_text(v) or "" for v in more[1]])
+            return [Failure(file, None, "", "header", cfg.read.header or "")], ws.title, ()
+        if cfg.read.header_in == "last_row":
+            above = list(earlier)[len(earlier) - (stacked - 1) :] if stacked > 1 else []
+            for _ in above:
+                earlier.pop()
+            stack_rows = [[]] * (stacked - 1 - len(above)) + above + stack_rows
+        else:
+            for _ in range(stacked - 1):
+                more = next(rows, None)
+                stack_rows.append([] if more is None else [cell_text(v) or "" for v in more[1]])
         headers = join_header_rows(stack_rows)
         found, failures = resolve_columns(headers, cfg.columns, file, header_line)
         if not failures:
-            _load_rows(con, rows, cfg, found, file)
-        return failures
+            _load_rows(con, rows, cfg, found, file, part)
+        return failures, ws.title, _preamble(earlier)
 
 
 def _load_rows(
@@ -749,12 +968,16 @@ def _load_rows(
     cfg: SourceConfig,
     found: dict[str, int],
     file: str,
+    part: str | None = None,
 ) -> None:
-    """Sheet rows -> catalog in Arrow batches; rows with no value in any cell are not records."""
-    positions = [found[c.name] for c in cfg.columns]
-    identity = {c.name: i for i, c in enumerate(cfg.columns)}
+    """Sheet rows -> catalog in Arrow batches (cleaned by the same SQL as text); rows with no
+    value in any cell are not records."""
+    names = [c.name for c in cfg.columns if c.name in found]
+    positions = [found[name] for name in names]
+    identity = {name: i for i, name in enumerate(names)}
     columns: list[list[str | None]] = [[] for _ in positions]
     lines: list[int] = []
+    sql = _insert_sql(cfg, identity, "_batch", "_line", part=part)
 
     def flush() -> None:
         import pyarrow as pa
@@ -762,7 +985,7 @@ def _load_rows(
         batch = {f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}
         batch["_line"] = pa.array(lines, pa.int64())
         con.register("_batch", pa.table(batch))
-        con.execute(_insert_sql(cfg, identity, "_batch", "_line"), {"file": file})
+        con.execute(sql, {"file": file})
         con.unregister("_batch")
         for col in columns:
             col.clear()
@@ -779,6 +1002,50 @@ def _load_rows(
             flush()
     if lines:
         flush()
+
+
+# --- fixed width ----------------------------------------------------------------------------
+
+
+def _read_fixed(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    cfg: SourceConfig,
+    file: str,
+    part: str | None = None,
+) -> tuple[list[Failure], tuple[str, ...]]:
+    """Load a fixed-width text file (UTF-8 at `path`) into the catalog: each line split by
+    the columns' positions (a short line's missing tail is blank), blank lines and lines
+    starting with `skip_prefix` skipped, `_line` the physical line. Returns no failures and
+    the skipped lines before the first record (the preamble)."""
+    columns = [c for c in cfg.columns if c.in_file]
+    found = {c.name: i for i, c in enumerate(columns)}
+    content = "CASE WHEN starts_with(content, chr(65279)) THEN substr(content, 2) ELSE content END"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fixed AS SELECT unnest(parts) AS s, "
+        "unnest(range(1, len(parts) + 1)) AS n FROM (SELECT regexp_split_to_array("
+        f"{content}, '\\r\\n|\\r|\\n') AS parts FROM read_text({literal(str(path))}))"
+    )
+    prefix = cfg.read.skip_prefix
+    skipped = f"starts_with(s, {literal(prefix)})" if prefix else "false"
+    blank = f"trim(s, {literal(WHITESPACE)}) = ''"
+    slices = []
+    for i, c in enumerate(columns):
+        assert c.position is not None  # the declaration guarantees it
+        start, end = c.position
+        slices.append(f"substr(s, {start}, {end - start + 1}) AS c{i}")
+    source = f"(SELECT {', '.join(slices)}, n FROM _fixed WHERE NOT {skipped} AND NOT {blank})"
+    try:
+        con.execute(
+            _insert_sql(cfg, found, source, "n", "ORDER BY _line", part=part), {"file": file}
+        )
+        preamble = con.execute(
+            f"SELECT s FROM _fixed WHERE {skipped} AND n < coalesce((SELECT min(n) FROM _fixed "
+            f"WHERE NOT {skipped} AND NOT {blank}), n + 1) ORDER BY n"
+        ).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _fixed")
+    return [], _preamble([r[0]] for r in preamble)
 
 
 def _given(scan: _Scan) -> _Scan:
@@ -803,21 +1070,36 @@ def _read_while_scanning(
     tmp: Path,
     path: Path,
     cfg: SourceConfig,
-) -> tuple[_Scan, list[Failure]] | None:
+    part: str | None = None,
+) -> tuple[_Scan, list[Failure], tuple[str, ...]] | None:
     """Read a text file on disk as UTF-8 while a thread scans its bytes (hash, encoding, line
     counts): the scan's Python work and DuckDB's read overlap. None, with nothing kept, when the
-    scan finds the file is not plain UTF-8 (the caller then reads it the sequential way)."""
+    scan finds the file is not plain UTF-8 or ends in a DOS end-of-file line (the caller then
+    reads it the sequential way)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_scan, archive, member, file, tmp)
+        error: ReleaseFormatError | None = None
         try:
-            failures = _read_text(con, pending.result, path, cfg, file, plain=False)
+            read = _read_text(con, pending.result, path, cfg, file, False, part)
         except (duckdb.Error, UnicodeDecodeError):  # not UTF-8 after all: the scan says why
-            failures = None
+            read = None
+        except ReleaseFormatError as e:  # perhaps the end-of-file line the scan drops
+            read, error = None, e
         scan = pending.result()  # re-raises the scan's own errors (size caps, …)
-    if failures is None or scan.encoding == "cp1252" or scan.decode_error is not None:
+    if (
+        scan.encoding == "cp1252"
+        or scan.decode_error is not None
+        or scan.eof_offset is not None
+        or scan.mixed_ends
+    ):
         con.execute(f"DELETE FROM {TABLE} WHERE _file = $file", {"file": file})
         return None
-    return scan, failures
+    if error is not None:
+        raise error
+    if read is None:
+        con.execute(f"DELETE FROM {TABLE} WHERE _file = $file", {"file": file})
+        return None
+    return scan, *read
 
 
 # --- the release ----------------------------------------------------------------------------
@@ -836,13 +1118,141 @@ def _wanted(member: str, pattern: str | None) -> bool:
     return fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(PurePosixPath(name).name, glob)
 
 
+def _items(
+    archive: ReleaseArchive, cfg: SourceConfig, folder: Path
+) -> Generator[tuple[ReleaseArchive, str, str]]:
+    """The files of a release to read, as (archive holding it, its name there, its path in the
+    release): members matching `read.members`, and those of every zip the release holds (one
+    level, `members` matched against the names inside it). With `read.prefer`, only those
+    matching the first of its globs that matches any of them (a PPRRVU bundle's CSV, not also
+    its fixed-width copy)."""
+    chosen = cfg.read.members
+    if cfg.read.prefer:
+        names = [path for _, _, path in _listed(archive, chosen, folder)]
+        chosen_glob = next((g for g in cfg.read.prefer if any(_wanted(n, g) for n in names)), None)
+        yield from (
+            item
+            for item in _listed(archive, chosen, folder)
+            if chosen_glob is None or _wanted(item[1], chosen_glob)
+        )
+        return
+    yield from _listed(archive, chosen, folder)
+
+
+def _listed(
+    archive: ReleaseArchive, members: str | None, folder: Path
+) -> Generator[tuple[ReleaseArchive, str, str]]:
+    for member in archive.members():
+        if archive.is_nested_zip(member):
+            with archive.open_nested(member, folder) as nested:
+                for inner in nested.members():
+                    if _wanted(inner, members):
+                        yield nested, inner, f"{member}!{inner}"
+        elif _wanted(member, members):
+            yield archive, member, member
+
+
+def _read_member(
+    con: duckdb.DuckDBPyConnection,
+    archive: ReleaseArchive,
+    member: str,
+    key: str,
+    cfg: SourceConfig,
+    tmp: Path,
+    part: str | None,
+) -> tuple[SourceFile, list[Failure], Evidence] | None:
+    """Read one file into the catalog: its SourceFile, failures and evidence; None when it is
+    not a table (binary, a zip that is no workbook)."""
+    file = archive.display_name(member)
+    name = PurePosixPath(member).name
+    fixed = cfg.read.fixed_width is not None and _wanted(member, cfg.read.fixed_width)
+    try:
+        on_disk = None if fixed else _on_disk_text(archive, member)
+        if on_disk is not None:
+            found = _read_while_scanning(con, archive, member, file, tmp, on_disk, cfg, part)
+            if found is not None:
+                scan, failures, preamble = found
+                failures = failures + _truncated(scan, file, cfg)
+                source = SourceFile(ROLE, key, scan.sha256, scan.size, scan.encoding)
+                return source, failures, Evidence(file, name, None, preamble)
+        scan = _scan(archive, member, file, tmp)
+        if scan.kind == "skip":
+            return None
+        if scan.kind == "xlsx":
+            failures, sheet, preamble = _read_xlsx(con, scan.path, cfg, file, part)
+            source = SourceFile(ROLE, key, scan.sha256, scan.size, "xlsx")
+            return source, failures, Evidence(file, name, sheet, preamble)
+        if scan.eof_offset is not None:
+            _drop_eof(scan, tmp)
+        path = _to_utf8(scan, file, tmp) if scan.encoding == "cp1252" else scan.path
+        if scan.decode_error is not None:
+            raise scan.decode_error
+        if fixed:
+            failures, preamble = _read_fixed(con, path, cfg, file, part)
+        else:
+            if scan.mixed_ends:
+                path = _crlf_to_lf(path, tmp)
+            failures, preamble = _read_text(
+                con, partial(_given, scan), path, cfg, file, scan.plain, part
+            )
+        failures = failures + _truncated(scan, file, cfg)
+        source = SourceFile(ROLE, key, scan.sha256, scan.size, scan.encoding)
+        return source, failures, Evidence(file, name, None, preamble)
+    finally:
+        for done in tmp.iterdir():  # copies and re-encodings of this member
+            done.unlink()
+
+
+class _Parts:
+    """`read.parts`: which part each read file is, and the failures of the whole release
+    (a glob matching no file or two, a file matching no glob or globs of two parts)."""
+
+    def __init__(self, cfg: SourceConfig) -> None:
+        self.globs = cfg.read.parts
+        self.matched: dict[str, list[str]] = {glob: [] for glob, _ in self.globs}
+        self.failures: list[Failure] = []
+
+    def of(self, member: str) -> tuple[list[str], str | None]:
+        """The globs an innermost file name matches, and its part value (the first's)."""
+        name = PurePosixPath(member).name.casefold()
+        hits = [(g, v) for g, v in self.globs if fnmatch.fnmatchcase(name, g.casefold())]
+        return [g for g, _ in hits], hits[0][1] if hits else None
+
+    def read(self, file: str, member: str, globs: list[str]) -> None:
+        """Note a file that was read, matching `globs`."""
+        if not self.globs:
+            return
+        name = PurePosixPath(member).name
+        values = {v for g, v in self.globs if g in globs}
+        if not globs:
+            self.failures.append(Failure(file, None, "", "unexpected file", name))
+        elif len(values) > 1:
+            self.failures.append(Failure(file, None, "", "ambiguous part", ", ".join(globs)))
+        for glob in globs:
+            self.matched[glob].append(file)
+
+    def release_failures(self, release: str) -> list[Failure]:
+        failures = list(self.failures)
+        for glob, files in self.matched.items():
+            if not files:
+                failures.append(Failure(release, None, "", "missing part", glob))
+            elif len(files) > 1:
+                failures.append(
+                    Failure(release, None, "", "doubled part", f"{glob}: {', '.join(files)}")
+                )
+        return failures
+
+
 def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Path) -> Release:
     """Read every table member of a release into table `catalog` of a fresh DuckDB `database`.
 
-    Members (filtered by `cfg.read.members`) are read by content: xlsx workbooks, and CSV or
-    TSV text; other files are skipped. Every structural failure of every file is collected
-    (header not found, declared column missing, duplicate header, missing sheet, a row with too
-    many or too few fields) and raised together.
+    Members (filtered by `cfg.read.members`; a zip in the release is opened and its members
+    filtered) are read by content: xlsx workbooks, CSV or TSV text, and fixed-width text for
+    names matching `cfg.read.fixed_width`; other files are skipped. Every structural failure of
+    every file is collected (header not found, declared column missing, duplicate header,
+    missing sheet, a row with too many or too few fields, a truncated last line, parts missing,
+    doubled or unexpected) and raised together. The release's `evidence` holds what each file
+    read states (name, sheet, preamble).
 
     Raises:
         ValidationFailed: The files' structure does not fit the declaration.
@@ -856,47 +1266,36 @@ def read_table_release(archive: ReleaseArchive, cfg: SourceConfig, database: Pat
     database.parent.mkdir(parents=True, exist_ok=True)
     for stale in (database, database.with_name(database.name + ".wal")):
         stale.unlink(missing_ok=True)
-    members = [m for m in archive.members() if _wanted(m, cfg.read.members)]
     files: dict[str, SourceFile] = {}
+    evidence: list[Evidence] = []
     failures: list[Failure] = []
+    parts = _Parts(cfg)
     with ExitStack() as stack:
-        tmp = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix=".table-", dir=database.parent))
+        tmp, nested = (
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=p, dir=database.parent)))
+            for p in (".table-", ".nested-")
         )
         con = stack.enter_context(duckdb.connect(str(database)))
         configure(con)
         declared = ", ".join(f"{quote(c.name)} VARCHAR" for c in cfg.columns)
         con.execute(f"CREATE TABLE {TABLE} ({declared}, _file VARCHAR, _line BIGINT)")
-        for member in members:
-            file = archive.display_name(member)
-            on_disk = _on_disk_text(archive, member)
-            if on_disk is not None:
-                found = _read_while_scanning(con, archive, member, file, tmp, on_disk, cfg)
-                if found is not None:
-                    scan, read_failures = found
-                    files[member] = SourceFile(ROLE, member, scan.sha256, scan.size, scan.encoding)
-                    failures += read_failures
-                    continue
-            scan = _scan(archive, member, file, tmp)
-            if scan.kind == "skip":
-                for done in tmp.iterdir():
-                    done.unlink()
+        items = _items(archive, cfg, nested)
+        stack.callback(items.close)  # closes an open nested zip first
+        for holder, member, key in items:
+            globs, part = parts.of(member)
+            done = _read_member(con, holder, member, key, cfg, tmp, part)
+            if done is None:
                 continue
-            if scan.kind == "xlsx":
-                files[member] = SourceFile(ROLE, member, scan.sha256, scan.size, "xlsx")
-                failures += _read_xlsx(con, scan.path, cfg, file)
-            else:
-                path = _to_utf8(scan, file, tmp) if scan.encoding == "cp1252" else scan.path
-                if scan.decode_error is not None:
-                    raise scan.decode_error
-                files[member] = SourceFile(ROLE, member, scan.sha256, scan.size, scan.encoding)
-                failures += _read_text(con, partial(_given, scan), path, cfg, file, scan.plain)
-            for done in tmp.iterdir():  # copies and re-encodings of this member
-                done.unlink()
+            source, read_failures, stated = done
+            files[key] = source
+            evidence.append(stated)
+            failures += read_failures
+            parts.read(stated.file, member, globs)
         if not files:
             wanted = f" matching {cfg.read.members!r}" if cfg.read.members else ""
             raise SourceLayoutError(archive.name, f"no CSV, TSV or XLSX file{wanted}")
+        failures += parts.release_failures(archive.name)
         if failures:
             raise ValidationFailed(archive.name, sort_failures(failures))
         con.execute("CHECKPOINT")
-    return Release(name=archive.name, files=files, tables={}, database=database)
+    return Release(name=archive.name, files=files, tables={}, database=database, evidence=evidence)
