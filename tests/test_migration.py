@@ -79,7 +79,7 @@ def test_first_writer_backs_up_and_migrates(old_warehouse: Path, tmp_path: Path)
     )  # fmt: skip
     assert (result.outcome, result.previous, result.latest) == ("published", "2017", "2018")
     assert sorted(p.name for p in (old_warehouse / "published" / "hcpcs").iterdir()) == [
-        "2016", "2017", "2018", "latest.json",
+        "2016", "2017", "2018", "current.json", "latest.json",
     ]  # fmt: skip
     backup = old_warehouse / "codecatalog.duckdb.bak-1"
     assert backup.read_bytes() == original

@@ -41,7 +41,13 @@ def tree(root: Path) -> dict[str, str]:
 def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -> None:
     root = loaded_warehouse / "published" / "cpt"
     version_dir = root / "2025"
-    assert sorted(p.name for p in root.iterdir()) == ["2024", "2025", "2026", "latest.json"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "2024",
+        "2025",
+        "2026",
+        "current.json",
+        "latest.json",
+    ]
     names = ["catalog", "changes", "clinician_descriptors"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted(
         [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")] + ["manifest.json", "report.md"]
@@ -75,6 +81,7 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
         "tool_version": version("codecatalog"),
         "created_at": "2026-01-02T06:30:00+00:00",  # conftest.LOADED_AT, the injected clock
         "content_sha256": content,
+        "licence": ["AMA"],  # declared in config/sources.toml
         "inputs": [
             {
                 "role": role,
@@ -108,6 +115,8 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
         "path": "2026",
         "manifest_sha256": sha256(root / "2026" / "manifest.json"),
     }
+    # Loaded on 2026-01-02 (conftest.LOADED_AT): 2026 is also the version in force.
+    assert (root / "current.json").read_text() == (root / "latest.json").read_text()
 
 
 def test_parquet_column_types(loaded_warehouse: Path) -> None:

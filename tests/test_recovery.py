@@ -55,7 +55,7 @@ def test_killed_after_the_commit_is_published_by_the_next_refresh(
     result = refresh("cpt", str(samples / "cpt-2025"), "2025r1", warehouse_dir=loaded_warehouse)
 
     assert (result.outcome, result.previous, result.latest) == ("published", "2025", "2026")
-    assert entries(published) == ["2024", "2025", "2025r1", "2026", "latest.json"]
+    assert entries(published) == ["2024", "2025", "2025r1", "2026", "current.json", "latest.json"]
     assert result.notes == [
         "published 2025r1, left unpublished by an interrupted refresh",
     ]
@@ -88,7 +88,7 @@ def test_killed_while_writing_the_version_directory_loads_nothing(
     result = refresh("cpt", str(samples / "cpt-2026"), "2026r1", warehouse_dir=loaded_warehouse)
 
     assert (result.outcome, result.latest) == ("loaded", "2026r1")
-    assert entries(published) == ["2024", "2025", "2026", "2026r1", "latest.json"]
+    assert entries(published) == ["2024", "2025", "2026", "2026r1", "current.json", "latest.json"]
 
 
 def test_a_backfill_says_the_successor_was_published_without_it(

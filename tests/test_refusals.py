@@ -72,7 +72,7 @@ def test_an_unknown_source_lists_the_declared_ones(
 ) -> None:
     argv = refresh_args(samples, loaded_warehouse)
     argv[1] = "cpx"
-    message = "unknown source 'cpx'; declared: cpt, hcpcs"
+    message = "unknown source 'cpx'; declared: cpt, hcpcs, mue, ncci_ptp, opps_addb, pfs_rvu"
     assert_refused_and_recorded(capsys, loaded_warehouse, argv, message)
     assert attempts(loaded_warehouse)[-1]["codeset"] == "cpx"
 
@@ -215,7 +215,13 @@ def test_disk_full_during_publish(
     )
     assert snapshot(loaded_warehouse) == before  # the load was rolled back with the publish
     assert len(attempts(loaded_warehouse)) == count
-    assert sorted(p.name for p in published.iterdir()) == ["2024", "2025", "2026", "latest.json"]
+    assert sorted(p.name for p in published.iterdir()) == [
+        "2024",
+        "2025",
+        "2026",
+        "current.json",
+        "latest.json",
+    ]
 
 
 def closed_port() -> int:
@@ -278,7 +284,7 @@ def test_a_failure_after_the_commit_says_the_release_is_loaded_and_the_next_refr
     assert [a["version"] for a in attempts(loaded_warehouse)] == ["2024", "2025", "2026"]
 
     assert sorted(p.name for p in (loaded_warehouse / "published" / "cpt").iterdir()) == [
-        "2024", "2025", "2026", "latest.json",
+        "2024", "2025", "2026", "current.json", "latest.json",
     ]  # fmt: skip
 
     code, out, _ = run(capsys, *refresh_args(samples, loaded_warehouse))
@@ -289,7 +295,7 @@ def test_a_failure_after_the_commit_says_the_release_is_loaded_and_the_next_refr
     ]
     published = loaded_warehouse / "published" / "cpt"
     assert sorted(p.name for p in published.iterdir()) == [
-        "2024", "2025", "2026", "2026r1", "latest.json",
+        "2024", "2025", "2026", "2026r1", "current.json", "latest.json",
     ]  # fmt: skip
 
 

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from codecatalog.diff.changes import active_sql, first_invalid_sql
 from codecatalog.errors import CodecatalogError, Failure
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
 from codecatalog.sources import SourceConfig
-from codecatalog.sql import literal, quote
+from codecatalog.sql import first, literal, quote
 from codecatalog.warehouse import PARTS
 
 if TYPE_CHECKING:
@@ -108,10 +109,45 @@ def _table() -> Family:
             raise CodecatalogError(f"{release.name} was not read into a staging database")
         database = literal(str(release.database))
         con.execute(f"ATTACH IF NOT EXISTS {database} AS {STAGING} (READ_ONLY)")
-        columns = ", ".join(quote(c.name) for c in cfg.columns)
-        return {"catalog": f"(SELECT {columns} FROM {STAGING}.catalog)"}
+        return table_parts(con, cfg, f"{STAGING}.catalog")
 
     return Family(read, validate_table_release, parts)
+
+
+LOSERS = "_duplicate_losers"  # temporary: the staged rows a key's winning row displaces
+
+
+def table_parts(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, staged: str) -> dict[str, str]:
+    """The parts of a staged `table` release: `catalog` (the declared columns but the release
+    values), `history` (with `duplicate_keys = "active_wins"`, the rows a key's winning row
+    displaces: the key's active row wins, else its latest term date, then its last line) and
+    `release_values` (name, value: one row per `release_values` column)."""
+    columns = ", ".join(quote(c.name) for c in cfg.columns if c.name not in cfg.release_values)
+    parts = {"catalog": f"(SELECT {columns} FROM {staged})"}
+    if cfg.duplicate_keys == "active_wins":
+        key = ", ".join(quote(k) for k in cfg.key)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {LOSERS} AS
+            WITH dups AS (SELECT {key} FROM {staged} GROUP BY ALL HAVING count(*) > 1),
+            ranked AS (
+                SELECT rowid AS _row, row_number() OVER (
+                    PARTITION BY {key} ORDER BY {active_sql(cfg)} DESC,
+                    {first_invalid_sql(cfg)} DESC NULLS LAST, _file DESC, _line DESC) AS _rank
+                FROM {staged} SEMI JOIN dups USING ({key}))
+            SELECT _row FROM ranked WHERE _rank > 1"""
+        )
+        numbered = f"(SELECT rowid AS _rowid, {columns} FROM {staged})"
+        if first(con.execute(f"SELECT count(*) FROM {LOSERS}")) != (0,):
+            parts["catalog"] = (
+                f"(SELECT {columns} FROM {numbered} ANTI JOIN {LOSERS} ON _rowid = _row)"
+            )
+        parts["history"] = f"(SELECT {columns} FROM {numbered} SEMI JOIN {LOSERS} ON _rowid = _row)"
+    if cfg.release_values:
+        parts["release_values"] = " UNION ALL ".join(
+            f"(SELECT {literal(name)} AS name, any_value({quote(name)}) AS value FROM {staged})"
+            for name in cfg.release_values
+        )
+    return parts
 
 
 _FAMILIES = {"ama_cpt": _cpt, "hcpcs": _hcpcs, "table": _table}
@@ -128,4 +164,5 @@ def release_done(con: duckdb.DuckDBPyConnection) -> None:
     """Forget what `parts` made readable on `con`: registered frames, the staging database."""
     for part in PARTS:
         con.unregister(f"_incoming_{part}")
+    con.execute(f"DROP TABLE IF EXISTS {LOSERS}")
     con.execute(f"DETACH DATABASE IF EXISTS {STAGING}")

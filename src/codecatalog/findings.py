@@ -122,7 +122,23 @@ def compute_findings(
     if not cfg.code_columns:
         return 0
     release = find_release(con, cfg.name, version)
-    on = release.effective_date
+    insert_findings(con, "findings", cfg, release, release.effective_date, code_sets)
+    count = con.execute(
+        "SELECT count(*) FROM findings WHERE codeset = ? AND version = ?", [cfg.name, version]
+    ).fetchone()
+    return int(count[0]) if count else 0
+
+
+def insert_findings(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    cfg: SourceConfig,
+    release: LoadedRelease,
+    on: date,
+    code_sets: Mapping[str, SourceConfig],
+) -> None:
+    """Append to table `target` (FINDING_COLUMNS) the findings of the rows of version `release`
+    of policy source `cfg` in force on `on`, with codes looked up in the code sets in force then."""
     checks = []
     for name in cfg.code_sets:
         declared = code_sets.get(name)
@@ -145,17 +161,13 @@ def compute_findings(
     union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {union}")
     con.execute(
-        f"""INSERT INTO findings ({", ".join(quote(c) for c in FINDING_COLUMNS)})
-        SELECT {literal(cfg.name)}, {literal(version)}, r._key, r._column, r._code, f.finding,
-               f.code_set, f.code_set_version, f.retired_on, f.successors, f.reason
+        f"""INSERT INTO {target} ({", ".join(quote(c) for c in FINDING_COLUMNS)})
+        SELECT {literal(cfg.name)}, {literal(release.version)}, r._key, r._column, r._code,
+               f.finding, f.code_set, f.code_set_version, f.retired_on, f.successors, f.reason
         FROM ({refs}) r JOIN {_FOUND} f USING (_code)"""
     )
     con.execute(f"DROP TABLE {_FOUND}")
     con.execute(f"DROP TABLE {_CODES}")
-    count = con.execute(
-        "SELECT count(*) FROM findings WHERE codeset = ? AND version = ?", [cfg.name, version]
-    ).fetchone()
-    return int(count[0]) if count else 0
 
 
 def references_sql(cfg: SourceConfig, order: int, on: date) -> str:

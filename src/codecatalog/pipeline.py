@@ -28,6 +28,7 @@ from codecatalog.diff.changes import (
     predecessor,
     reconciliation,
     store_changes,
+    store_table_reconciliation,
 )
 from codecatalog.errors import (
     CodecatalogError,
@@ -51,6 +52,7 @@ from codecatalog.findings import (
 from codecatalog.intervals import in_force, rows_at
 from codecatalog.migrate import upgrade
 from codecatalog.publish import (
+    CURRENT,
     Publication,
     place_version,
     point_latest,
@@ -63,6 +65,7 @@ from codecatalog.read.release import Release
 from codecatalog.report import change_counts, render_report, summarise_changes
 from codecatalog.sources import SourceConfig, source, tracked_identity
 from codecatalog.sql import first, quote
+from codecatalog.stated_version import check_stated_version
 from codecatalog.versions import Version
 from codecatalog.writer import (
     STAGING_PREFIX,
@@ -184,6 +187,11 @@ def validate_step(request: Request, release: Release) -> list[Failure]:
             f"{release.stated_year}"
         )
     cfg = source(request.codeset)
+    if cfg.version_check is not None:
+        stated = check_stated_version(cfg.version_check, version, release.evidence)
+        if stated:
+            said = "; ".join(f"{f.file}: {f.column} {f.value}" for f in stated)
+            raise VersionError(f"version {version} contradicts the release: {said}")
     errors, warnings = family(cfg.family).validate(release, cfg)
     if errors:
         raise ValidationFailed(release.name, errors)
@@ -368,6 +376,11 @@ class Comparison:
     table: str
     counts: dict[str, int]
     reconciliation: pd.DataFrame | None
+    # a table source's reconciliation rows per kind of problem (`reconciliation` lists the first)
+    reconciliation_counts: dict[str, int] | None = None
+
+
+RECONCILIATION_LISTED = 200  # reconciliation rows of a table source listed in the report
 
 
 def diff_step(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> Comparison:
@@ -383,6 +396,15 @@ def diff_step(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> Com
         return Comparison(None, CHANGES_TABLE, change_counts(con, CHANGES_TABLE), None)
     store_changes(con, cfg, before.version, version, CHANGES_TABLE)
     counts = change_counts(con, CHANGES_TABLE)
+    if cfg.family == "table" and (cfg.retire is not None or cfg.source_action):
+        kinds = store_table_reconciliation(con, cfg, before.version, version)
+        listed = con.execute(
+            "SELECT key, computed, source_action, problem FROM reconciliations WHERE codeset = ? "
+            f"AND from_version = ? AND to_version = ? ORDER BY key, problem "
+            f"LIMIT {RECONCILIATION_LISTED}",
+            [codeset, before.version, version],
+        ).df()
+        return Comparison(before.version, CHANGES_TABLE, counts, listed, kinds)
     if not cfg.source_action or not Version.parse(version).follows(Version.parse(before.version)):
         return Comparison(before.version, CHANGES_TABLE, counts, None)
     changes = con.execute(f"SELECT * FROM {CHANGES_TABLE}").df()  # code sets: small
@@ -436,6 +458,13 @@ def publish_step(
             "SELECT files FROM releases WHERE codeset = ? AND version = ?", [codeset, version]
         )
     )
+    values = wh.release_values(con, codeset, version)
+    before = wh.release_values(con, codeset, comparison.previous) if comparison.previous else {}
+    stated = [
+        f"{name}: {value}"
+        + (f" (was {before[name]})" if name in before and before[name] != value else "")
+        for name, value in values.items()
+    ]
     report = render_report(
         title=cfg.title,
         codeset=codeset,
@@ -445,8 +474,9 @@ def publish_step(
         row_count=release.row_count,
         summary=summarise_changes(con, comparison.table),
         reconciliation=comparison.reconciliation,
+        reconciliation_counts=comparison.reconciliation_counts,
         warnings=[str(w) for w in warnings],
-        notes=notes,
+        notes=[*notes, *(f"stated once for the release: {line}" for line in stated)],
         has_actions=bool(cfg.source_action),
         findings=findings_summary(con, codeset, version),
     )
@@ -460,6 +490,8 @@ def publish_step(
         inputs=json.loads(files[0]) if files else [],
         content_sha256=release.content_sha256,
         code_set_versions=used,
+        licence=cfg.licence,
+        release_values=values if cfg.release_values else None,
     )
     return Staged(stage_version(con, root, publication, clock()), target)
 
@@ -473,7 +505,9 @@ class Landing:
 
 
 @contextmanager
-def landing(writer: Writer, root: Path, codeset: str, version: str) -> Iterator[Landing]:
+def landing(
+    writer: Writer, root: Path, codeset: str, version: str, clock: Clock = utc_now
+) -> Iterator[Landing]:
     """The transaction a refresh loads, diffs and stages in (setting `.staged`), and what follows.
 
     Leaving the block commits, replaces the reader file, renames the staged directory into place
@@ -492,7 +526,7 @@ def landing(writer: Writer, root: Path, codeset: str, version: str) -> Iterator[
         raise ValueError("landing: nothing was staged")
     try:
         writer.sync_reader()
-        landed.latest = place_step(writer.con, root, codeset, landed.staged)
+        landed.latest = place_step(writer.con, root, codeset, landed.staged, clock().date())
     except (OSError, CodecatalogError, duckdb.Error) as err:
         _discard(landed.staged)
         raise IncompleteRefresh(
@@ -507,14 +541,31 @@ def _discard(staged: Staged | None) -> None:
         shutil.rmtree(staged.staging, ignore_errors=True)
 
 
-def place_step(con: duckdb.DuckDBPyConnection, root: Path, codeset: str, staged: Staged) -> str:
+def place_step(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    codeset: str,
+    staged: Staged,
+    today: date | None = None,
+) -> str:
     """Rename a committed version's directory into place; point `latest` at the newest loaded
-    version that is published. Returns that version."""
+    version that is published, and `current` at the newest published one in force `today`
+    (a release loaded months before its effective date is `latest` long before it is
+    `current`). Returns the `latest` version."""
     if staged.staging is not None:
         place_version(staged.staging, staged.target)
-    newest = wh.loaded_releases(con, codeset)[-1]
+    loaded = wh.loaded_releases(con, codeset)
+    newest = loaded[-1]
     if version_dir(root, codeset, newest.version).exists():
         point_latest(root, codeset, newest.version, newest.effective_date)
+    today = today or utc_now().date()
+    in_force = [
+        r
+        for r in loaded
+        if r.effective_date <= today and version_dir(root, codeset, r.version).exists()
+    ]
+    if in_force:
+        point_latest(root, codeset, in_force[-1].version, in_force[-1].effective_date, CURRENT)
     return newest.version
 
 
@@ -528,7 +579,7 @@ def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_no
         if version_dir(root, codeset, release.version).exists():
             continue
         warnings, notes = _recorded_outcome(con, codeset, release.version)
-        with landing(writer, root, codeset, release.version) as landed:
+        with landing(writer, root, codeset, release.version, clock) as landed:
             comparison = diff_step(con, codeset, release.version)
             landed.staged = publish_step(
                 con, root, codeset, release.version, comparison, warnings, notes, clock
@@ -650,7 +701,7 @@ def refresh(
             root = published_root(warehouse_dir)
             with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
                 recovered = recover_step(writer, root, codeset, clock)
-                with landing(writer, root, codeset, version) as landed:
+                with landing(writer, root, codeset, version, clock) as landed:
                     loaded = load_step(writer.con, request, release, warnings, clock)
                     comparison = diff_step(writer.con, codeset, version)
                     landed.staged = publish_step(

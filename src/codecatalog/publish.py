@@ -1,7 +1,8 @@
 """Publish one version as an immutable directory, then move the `latest.json` pointer atomically.
 
 Layout (DESIGN.md §5): `<root>/<codeset>/<version>/` holding catalog, details, changes (parquet and
-csv), report.md and manifest.json; `<root>/<codeset>/latest.json` names the newest version.
+csv), report.md and manifest.json; `<root>/<codeset>/latest.json` names the newest loaded version,
+`current.json` the newest one in force (by effective date) when it was last written.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Publication:
     inputs: list[dict[str, Any]]  # files read: member, sha256, size, encoding
     content_sha256: str
     code_set_versions: dict[str, str | None] | None = None  # findings: code-set versions used
+    licence: tuple[str, ...] = ()  # licensed text the files carry (`AMA`, `ADA`)
+    release_values: dict[str, str | None] | None = None  # values stated once for the release
 
 
 def version_dir(root: Path, codeset: str, version: str) -> Path:
@@ -104,8 +107,14 @@ def stage_version(
             "tool_version": codecatalog.__version__,
             "created_at": created_at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
             "content_sha256": publication.content_sha256,
+            "licence": list(publication.licence),
             "inputs": publication.inputs,
             "row_counts": row_counts,
+            **(
+                {"release_values": publication.release_values}
+                if publication.release_values is not None
+                else {}
+            ),
             **(
                 {"code_set_versions": publication.code_set_versions}
                 if publication.code_set_versions is not None
@@ -135,20 +144,26 @@ def place_version(staging: Path, target: Path) -> Path:
     return target
 
 
-def point_latest(root: Path, codeset: str, version: str, effective_date: date) -> Path:
-    """Atomically replace `<root>/<codeset>/latest.json` to name `version`."""
-    path = Path(root) / codeset / "latest.json"
+LATEST, CURRENT = "latest", "current"  # the pointers: newest loaded, newest in force
+
+
+def point_latest(
+    root: Path, codeset: str, version: str, effective_date: date, pointer: str = LATEST
+) -> Path:
+    """Atomically replace `<root>/<codeset>/<pointer>.json` (`latest` or `current`) to name
+    `version`."""
+    path = Path(root) / codeset / f"{pointer}.json"
     manifest = Path(root) / codeset / version / "manifest.json"
-    pointer = {
+    data = {
         "codeset": codeset,
         "version": version,
         "effective_date": effective_date.isoformat(),
         "path": version,
         "manifest_sha256": _sha256(manifest),
     }
-    staging = path.with_name(f".latest-{os.getpid()}.json")
+    staging = path.with_name(f".{pointer}-{os.getpid()}.json")
     try:
-        _write_json(staging, pointer)
+        _write_json(staging, data)
         os.replace(staging, path)
     except OSError as err:
         staging.unlink(missing_ok=True)
@@ -156,9 +171,9 @@ def point_latest(root: Path, codeset: str, version: str, effective_date: date) -
     return path
 
 
-def read_latest(root: Path, codeset: str) -> dict[str, Any] | None:
-    """The current `latest.json` pointer, or None before the first publication."""
-    path = Path(root) / codeset / "latest.json"
+def read_latest(root: Path, codeset: str, pointer: str = LATEST) -> dict[str, Any] | None:
+    """The current `latest.json` (or `current.json`) pointer, or None before there is one."""
+    path = Path(root) / codeset / f"{pointer}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

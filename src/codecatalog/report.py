@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -69,9 +69,13 @@ def render_report(
     notes: Sequence[str] = (),
     has_actions: bool = True,
     findings: Sequence[str] = (),
+    reconciliation_counts: Mapping[str, int] | None = None,
 ) -> str:
     """Markdown: notes for the operator, summary counts, whole-row events by key, field changes
-    by field, reconciliation, findings (`findings_summary` lines), validation warnings."""
+    by field, reconciliation, findings (`findings_summary` lines), validation warnings.
+
+    `reconciliation_counts` (table sources): the reconciliation's rows per kind of problem, of
+    which `reconciliation` holds the first."""
     lines = [f"# {title} {version} — change report", ""]
     lines += [
         f"- Code set: `{codeset}`",
@@ -101,7 +105,9 @@ def render_report(
         lines += ["", "## Field changes", "", "| field | change type | rows |", "|---|---|---:|"]
         lines += [f"| {f} | {t} | {n:,} |" for f, t, n in summary.fields]
     lines += ["", "## Reconciliation with the release's own actions", ""]
-    if reconciliation is None and not has_actions:
+    if reconciliation_counts is not None:
+        lines += _table_reconciliation(reconciliation, reconciliation_counts)
+    elif reconciliation is None and not has_actions:
         lines.append("Not applicable: the source states no actions of its own.")
     elif reconciliation is None:
         lines.append(
@@ -113,10 +119,36 @@ def render_report(
     else:
         lines += ["| key | computed | source action | problem |", "|---|---|---|---|"]
         lines += [
-            f"| {r.key} | {r.computed} | {r.source_action} | {r.problem} |"
+            f"| {_cell(r.key)} | {_cell(r.computed)} | {_cell(r.source_action)} "
+            f"| {_cell(r.problem)} |"
             for r in reconciliation.itertuples()
         ]
     return "\n".join([*lines, "", *findings, *_warnings_section(warnings)]) + "\n"
+
+
+def _table_reconciliation(listed: pd.DataFrame | None, counts: Mapping[str, int]) -> list[str]:
+    """A table source's reconciliation: counts per kind of problem, then the first rows."""
+    total = sum(counts.values())
+    if not total or listed is None:
+        return [
+            "Nothing to reconcile: no key vanished without a deletion date, no deletion is "
+            "retroactive, and the source's change marker (if any) agrees with the changes."
+        ]
+    lines = ["| problem | keys |", "|---|---:|"]
+    lines += [f"| {kind} | {n:,} |" for kind, n in counts.items()]
+    lines += ["", "| key | computed | source action | problem |", "|---|---|---|---|"]
+    lines += [
+        f"| {_cell(r.key)} | {_cell(r.computed)} | {_cell(r.source_action)} | {_cell(r.problem)} |"
+        for r in listed.itertuples()
+    ]
+    if total > len(listed):
+        lines += ["", f"… and {total - len(listed):,} more (warehouse table `reconciliations`)"]
+    return lines
+
+
+def _cell(value: object) -> str:
+    """A markdown table cell's text: pipes escaped (composite keys), None empty."""
+    return "" if value is None else str(value).replace("|", "\\|")
 
 
 def _notes_section(notes: Sequence[str]) -> list[str]:

@@ -3,7 +3,8 @@
 Tables: `releases` (one row per loaded version, with the order its rows' intervals use and the
 declaration it was loaded with), `declarations`, `<codeset>_<part>` (`catalog`, `details`,
 `history`, `transactions`: rows with `_from`/`_to`, see `codecatalog.intervals`),
-`reconciliations`, `findings`, `load_attempts` (every attempt, failed or not, with its validation
+`reconciliations`, `findings`, `release_values` (what a release states once for all its rows,
+e.g. the PFS conversion factor), `load_attempts` (every attempt, failed or not, with its validation
 failures and warnings) and `meta` (the schema version). Writes happen inside the caller's
 transaction (`Writer.transaction()`), so nothing partial is ever visible; see `codecatalog.writer`
 for the reader and writer files and `codecatalog.migrate` for older warehouses.
@@ -82,6 +83,13 @@ CREATE TABLE IF NOT EXISTS findings (
     retired_on DATE,                    -- retired: the first day the code is invalid
     successors VARCHAR,                 -- retired: its successors, space-separated
     reason VARCHAR                      -- unchecked: why
+);
+CREATE TABLE IF NOT EXISTS release_values (   -- one value per release (PFS conversion factor)
+    codeset VARCHAR NOT NULL,
+    version VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    value VARCHAR,
+    PRIMARY KEY (codeset, version, name)
 );
 CREATE SEQUENCE IF NOT EXISTS load_attempt_ids;
 CREATE TABLE IF NOT EXISTS load_attempts (
@@ -260,7 +268,10 @@ def load_release(
     loaded_at: datetime,
 ) -> None:
     """Insert a release row and store its parts (`catalog`, `details`, …; each a table or view
-    name on `con`) as validity intervals, in the caller's transaction."""
+    name on `con`) as validity intervals, in the caller's transaction. A `release_values` part
+    (name, value) is stored once for the release, not as intervals."""
+    parts = dict(parts)
+    values = parts.pop("release_values", None)
     order = release_order(effective_date, version.correction)
     later = [r.release_order for r in loaded_releases(con, cfg.name) if r.release_order > order]
     row_count = first(con.execute(f"SELECT count(*) FROM {parts['catalog']}"))
@@ -281,6 +292,11 @@ def load_release(
             schema_sha256(cfg),
         ],
     )
+    if values is not None:
+        con.execute(
+            f"INSERT INTO release_values SELECT ?, ?, name, value FROM ({values})",
+            [cfg.name, version.label],
+        )
     for part in PARTS:  # a part this release lacks holds no rows from it on
         if part not in parts and table_exists(con, f"{cfg.name}_{part}"):
             parts[part] = f"(SELECT * EXCLUDE (_from, _to) FROM {cfg.name}_{part} LIMIT 0)"
@@ -293,6 +309,17 @@ def load_release(
             order,
             min(later, default=None),
         )
+
+
+def release_values(
+    con: duckdb.DuckDBPyConnection, codeset: str, version: str
+) -> dict[str, str | None]:
+    """What version `version` of `codeset` states once for all its rows, by name."""
+    rows = con.execute(
+        "SELECT name, value FROM release_values WHERE codeset = ? AND version = ? ORDER BY name",
+        [codeset, version],
+    ).fetchall()
+    return dict(rows)
 
 
 def store_reconciliation(

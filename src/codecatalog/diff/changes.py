@@ -329,6 +329,84 @@ def reconciliation(
     return pd.concat(found, ignore_index=True).sort_values(["key", "problem"], ignore_index=True)
 
 
+def table_reconciliation_sql(cfg: SourceConfig) -> str:
+    """SQL for what a `table` source's step old → new shows beyond its computed changes, as
+    reconciliation rows (key, computed, source_action, problem), sorted by key and problem:
+
+    - `vanished without a deletion date`: an active key absent from the new release although the
+      source declares how rows retire (it is retired on the release's effective date);
+    - `retroactive deletion: first invalid on D, before the release's effective date E`;
+    - with a declared change marker (`source_action`): `marked changed, no change computed` and
+      `changed, not marked` (the marker is the source's own claim, never the diff).
+    """
+    catalog = quote(f"{cfg.name}_catalog")
+    parts = []
+    if cfg.retire is not None:
+        parts.append(
+            "SELECT o._key, 'vanished without a deletion date' AS problem FROM old_rows o "
+            "WHERE o._active AND o._key NOT IN (SELECT _key FROM new_rows)"
+        )
+    parts.append(
+        "SELECT n._key, 'retroactive deletion: first invalid on ' || strftime(n._first_invalid, "
+        "'%Y-%m-%d') || ', before the release''s effective date ' || strftime($new_eff, "
+        "'%Y-%m-%d') FROM new_rows n JOIN row_events e USING (_key) "
+        "WHERE e.change_type = 'retired' AND n._first_invalid < $new_eff"
+    )
+    marked = "SELECT NULL::VARCHAR AS _key, NULL::VARCHAR AS action WHERE false"
+    if cfg.source_action:
+        marker = quote(cfg.source_action)
+        marked = (
+            f"SELECT {key_sql(cfg.key)} AS _key, {marker} AS action FROM {catalog} "
+            f"WHERE {in_force('$new_ord')} AND {marker} IS NOT NULL"
+        )
+        parts.append(
+            "SELECT _key, 'marked changed, no change computed' FROM marked "
+            "WHERE _key NOT IN (SELECT _key FROM computed)"
+        )
+        parts.append(
+            "SELECT _key, 'changed, not marked' FROM computed "
+            "WHERE _key NOT IN (SELECT _key FROM marked) AND _key IN (SELECT _key FROM new_rows)"
+        )
+    union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
+    return f"""
+    WITH {_window_sql(cfg)},
+    labels AS (SELECT _key, change_type AS label FROM row_events
+               UNION ALL SELECT _key, field FROM field_events),
+    computed AS (SELECT _key, string_agg(DISTINCT label, ', ' ORDER BY label) AS computed
+                 FROM labels GROUP BY _key),
+    marked AS ({marked}),
+    problems (_key, problem) AS ({union})
+    SELECT p._key AS key, coalesce(c.computed, '') AS computed,
+           coalesce(m.action, '') AS source_action, p.problem
+    FROM problems p LEFT JOIN computed c USING (_key) LEFT JOIN marked m USING (_key)
+    ORDER BY key, problem
+    """
+
+
+def store_table_reconciliation(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
+) -> dict[str, int]:
+    """Replace the stored reconciliation of a `table` source's step old → new (computed by
+    `table_reconciliation_sql`, in SQL: a step may vanish many keys); return its row count per
+    kind of problem (the text before any `:`)."""
+    con.execute(
+        "DELETE FROM reconciliations WHERE codeset = ? AND from_version = ? AND to_version = ?",
+        [cfg.name, old, new],
+    )
+    sql = (
+        f"INSERT INTO reconciliations SELECT {literal(cfg.name)}, {literal(old)}, "
+        f"{literal(new)}, key, computed, source_action, problem FROM "
+        f"({table_reconciliation_sql(cfg)})"
+    )
+    _execute(con, sql, _params(con, cfg, old, new))
+    rows = con.execute(
+        "SELECT split_part(problem, ':', 1) AS kind, count(*) FROM reconciliations "
+        "WHERE codeset = ? AND from_version = ? AND to_version = ? GROUP BY kind ORDER BY kind",
+        [cfg.name, old, new],
+    ).fetchall()
+    return {kind: int(n) for kind, n in rows}
+
+
 def _history_reconciliation(
     con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
 ) -> pd.DataFrame:
