@@ -10,6 +10,10 @@ YEARS := 2024 2025 2026
 # A payer's policy file declared in TOML (no Python): two quarters, refreshed after the CPT years.
 PAYER := $(CURDIR)/config/examples/northwind
 PAYER_QUARTERS := 2026Q1 2026Q2
+# CMS's NCCI edits (PTP, eight parts; MUE, three tables) generated for the same quarters, naming
+# the synthetic CPT codes; then the January question across all policy sources.
+POLICY_QUARTERS := 2026Q1 2026Q2
+AS_OF := 2026-04-01
 # Tests marked `prefect` start one local Prefect server; `.ci/run` includes them.
 PYTEST_MARKERS ?= not prefect
 PREFECT_SERVER_TIMEOUT ?= 300
@@ -25,7 +29,7 @@ $(BIN)/codecatalog: pyproject.toml constraints.txt
 # The refreshes run as Prefect flow runs against a local `prefect server start` (left running for
 # its UI; `make stop` stops it). If the server does not come up in time they run in-process.
 demo: $(BIN)/codecatalog
-	$(BIN)/codecatalog samples $(SAMPLES) --years $(YEARS)
+	$(BIN)/codecatalog samples $(SAMPLES) --years $(YEARS) --policy
 	@api=$$($(BIN)/python -m codecatalog.prefect_server start --timeout $(PREFECT_SERVER_TIMEOUT)) \
 	  || echo "Prefect server did not start: refreshing in-process instead"; \
 	for year in $(YEARS); do \
@@ -37,17 +41,28 @@ demo: $(BIN)/codecatalog
 	    $(PAYER)/northwind_pa_$$quarter.csv --version $$quarter --sources $(PAYER)/northwind_pa.toml \
 	    --warehouse $(WAREHOUSE) || exit 1; \
 	done; \
+	for quarter in $(POLICY_QUARTERS); do \
+	  PREFECT_API_URL=$$api $(BIN)/codecatalog refresh ncci_ptp $(SAMPLES)/ncci-ptp-$$quarter \
+	    --version $$quarter --warehouse $(WAREHOUSE) || exit 1; \
+	  PREFECT_API_URL=$$api $(BIN)/codecatalog refresh mue $(SAMPLES)/ncci-mue-$$quarter \
+	    --version $$quarter --warehouse $(WAREHOUSE) || exit 1; \
+	done; \
+	echo; \
+	$(BIN)/codecatalog findings --as-of $(AS_OF) --warehouse $(WAREHOUSE) | head -n 24; \
+	echo "  (all of it: codecatalog findings --as-of $(AS_OF) --warehouse $(WAREHOUSE))"; \
 	echo; \
 	if [ -n "$$api" ]; then \
 	  COLUMNS=120 PREFECT_API_URL=$$api $(BIN)/prefect flow-run ls \
-	    --limit $(words $(YEARS) $(PAYER_QUARTERS)); \
+	    --limit $(words $(YEARS) $(PAYER_QUARTERS) $(POLICY_QUARTERS) $(POLICY_QUARTERS)); \
 	  echo "Prefect UI: $${api%/api} (flow runs, and each change report as an artifact; make stop stops it)"; \
 	fi; \
 	echo "warehouse: $(WAREHOUSE)/codecatalog.duckdb (the reader file: open it read-only any time)"; \
 	echo "catalog:   $(WAREHOUSE)/published/cpt/latest.json -> $$(sed -n 's/.*"version": "\(.*\)".*/\1/p' $(WAREHOUSE)/published/cpt/latest.json)"; \
 	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"; \
 	echo "payer:     $(WAREHOUSE)/published/northwind_pa/$(lastword $(PAYER_QUARTERS))/report.md" \
-	  "(changes and findings of a declared policy file, $(PAYER))"
+	  "(changes and findings of a declared policy file, $(PAYER))"; \
+	echo "NCCI:      $(WAREHOUSE)/published/ncci_ptp/$(lastword $(POLICY_QUARTERS))/report.md" \
+	  "and .../mue/$(lastword $(POLICY_QUARTERS))/report.md (CMS policy files, generated)"
 
 test: $(BIN)/codecatalog
 	$(BIN)/ruff check src flows tests bench

@@ -1,6 +1,13 @@
 """Generate two quarters of an NCCI-PTP-shaped edit file (FORMATS.md §3) for the table benchmark.
 
     .venv/bin/python bench/ncci_gen.py OUT_DIR [--rows 5000000] [--seed 0]
+    .venv/bin/python bench/ncci_gen.py OUT_DIR --releases [--bare] [--rows 5000000] [--seed 0]
+
+With `--releases`: the real release layout instead, from the package's generator
+(`codecatalog.samples.policy.generate_ptp`): `OUT_DIR/ncci-ptp-2026Q1/` and `…2026Q2/`, eight
+parts each (practitioner and hospital, f1-f4; zips, or the bare `.txt` files with `--bare`),
+`--rows` lines in the first quarter over both tables, and `OUT_DIR/truth/` (the edit log and the
+expected changes). The rest of this docstring describes the single-file mode.
 
 Writes `OUT_DIR/ncci_ptp_2026q1.txt` and `ncci_ptp_2026q2.txt`: tab-delimited, CRLF, Latin-1, the
 6-line preamble (two title lines, then the 4-row stacked header), then one row per edit pair with
@@ -269,8 +276,18 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="output directory")
     parser.add_argument("--rows", type=int, default=5_000_000, help="first-quarter rows")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--releases", action="store_true", help="eight-part releases (codecatalog.samples.policy)"
+    )
+    parser.add_argument("--bare", action="store_true", help="with --releases: .txt, not zips")
     args = parser.parse_args()
-    for path in generate(args.out, args.rows, args.seed):
+    if args.releases:
+        from codecatalog.samples.policy import generate_ptp
+
+        paths = generate_ptp(args.out, args.rows, args.seed, zipped=not args.bare)
+    else:
+        paths = list(generate(args.out, args.rows, args.seed))
+    for path in paths:
         print(path)
 
 

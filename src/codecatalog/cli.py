@@ -1,4 +1,5 @@
-"""The `codecatalog` command: refresh a release, diff two loaded versions, generate samples."""
+"""The `codecatalog` command: refresh a release, diff two loaded versions, ask which policy rows
+name retired codes, generate samples."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codecatalog import sources
-from codecatalog.errors import CodecatalogError, ValidationFailed
+from codecatalog.errors import CodecatalogError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
     from codecatalog.pipeline import RefreshResult
@@ -135,12 +137,53 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_findings(args: argparse.Namespace) -> int:
+    """Every row of every loaded policy source that names a code retired or unknown on a date,
+    grouped by code, with the code's retirement date and successors."""
+    from codecatalog import warehouse
+    from codecatalog.findings_as_of import as_of_frame, findings_as_of, render_as_of
+
+    try:
+        on = date.fromisoformat(args.as_of)
+    except ValueError:
+        raise UsageError(f"--as-of {args.as_of!r} is not a date (YYYY-MM-DD)") from None
+    con = warehouse.open_reader(_warehouse(args.warehouse))
+    try:
+        result = findings_as_of(con, on, args.source or None)
+        if args.format == "text":
+            sys.stdout.write(render_as_of(con, result))
+        else:
+            found = as_of_frame(con)
+            if args.format == "csv":
+                found.to_csv(sys.stdout, index=False, lineterminator="\n")
+            else:
+                records = found.astype(object).where(found.notna(), None).to_dict("records")
+                json.dump(records, sys.stdout, indent=2, ensure_ascii=False, default=str)
+                sys.stdout.write("\n")
+    finally:
+        con.close()
+    return 0
+
+
+POLICY_PTP_ROWS = 2_000  # `samples --policy`: NCCI PTP edits (both tables) of the first quarter
+POLICY_MUE_CODES = 300  # … and codes per MUE table
+
+
 def cmd_samples(args: argparse.Namespace) -> int:
-    """Generate synthetic CPT releases with their ground truth."""
+    """Generate synthetic CPT releases with their ground truth (and, with --policy, NCCI PTP and
+    MUE releases for the first two quarters of the last year, with theirs)."""
     from codecatalog.samples import generate_releases
 
     for path in generate_releases(Path(args.out), args.years, seed=args.seed):
         print(path)
+    if args.policy:
+        from codecatalog.samples.policy import generate_mue, generate_ptp
+
+        quarters = [f"{max(args.years)}Q1", f"{max(args.years)}Q2"]
+        ncci = generate_ptp(Path(args.out), POLICY_PTP_ROWS, args.seed, quarters)
+        mue = generate_mue(Path(args.out), POLICY_MUE_CODES, args.seed, quarters)
+        for path in [*ncci, *mue]:
+            print(path)
     return 0
 
 
@@ -197,6 +240,24 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
     diff.set_defaults(func=cmd_diff)
 
+    findings = sub.add_parser(
+        "findings",
+        help="policy rows naming codes retired or unknown on a date",
+        description=cmd_findings.__doc__,
+    )
+    findings.add_argument(
+        "--as-of", required=True, metavar="DATE", help="the date of service, YYYY-MM-DD"
+    )
+    findings.add_argument(
+        "--source", action="append", help="only this policy source (repeatable; default: all)"
+    )
+    findings.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    findings.add_argument("--warehouse", help=warehouse_help)
+    findings.add_argument(
+        "--sources", action="append", type=Path, metavar="FILE", help=sources_help
+    )
+    findings.set_defaults(func=cmd_findings)
+
     samples = sub.add_parser(
         "samples",
         help="generate synthetic CPT releases and ground truth",
@@ -205,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("out", help="output directory")
     samples.add_argument("--years", type=int, nargs="+", required=True)
     samples.add_argument("--seed", type=int, default=0)
+    samples.add_argument(
+        "--policy",
+        action="store_true",
+        help="also NCCI PTP and MUE releases (quarters 1, 2 of the last year) naming those codes",
+    )
     samples.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
     samples.set_defaults(func=cmd_samples)
     return parser
