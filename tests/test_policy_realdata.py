@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import json
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ import openpyxl
 import pytest
 
 from codecatalog import warehouse
+from codecatalog.cli import main
 from codecatalog.diff.changes import changes_between
 from codecatalog.pipeline import refresh
 from codecatalog.sources import source
@@ -317,3 +319,56 @@ def test_pprrvu_fixed_width_loads_as_the_csv(
         for con in readers:
             con.close()
     assert fixed == comma
+
+
+# --- the January question on real files ----------------------------------------------------------
+
+HCPCS_2018 = "hcpcs_annual/2018-Alpha-Numeric-HCPCS-File.zip"
+HCPCS_SHAPE = re.compile(r"[A-CE-V]\d{4}")  # config/sources.toml: no D (CDT) codes
+CPT_SHAPE = re.compile(r"\d{4}[0-9FTUAM]")
+
+
+def test_findings_as_of_on_real_addendum_b_and_hcpcs(
+    realdata: Path, addb_plain: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Addendum B January 2019 against HCPCS 2018 (in force on 2019-01-01, exactly a year old):
+    its HCPCS-shaped codes missing from HCPCS 2018 are unknown, those HCPCS 2018 retires are
+    retired; CPT-shaped codes are unchecked (no CPT loaded), D codes claimed by no code set."""
+    wh = tmp_path / "wh"
+    refresh("hcpcs", str(realdata / HCPCS_2018), "2018", warehouse_dir=wh)
+    name = next(n for v, n, _ in ADDENDUM_B if v == "2019")
+    refresh("opps_addb", str(realdata / "opps_addendum_b" / name), "2019", warehouse_dir=wh)
+    status = {row["code"]: row["status"] for row in published_rows(wh, "hcpcs", "2018")}
+    codes = set(addb_plain["2019"])
+    hcpcs_codes = {c for c in codes if HCPCS_SHAPE.fullmatch(c)}
+    unknown = {c for c in hcpcs_codes if c not in status}
+    retired = {c for c in hcpcs_codes if status.get(c) == "retired"}
+    assert unknown or retired  # the check below means something
+
+    assert (
+        main(["findings", "--as-of", "2019-01-01", "--warehouse", str(wh), "--format", "csv"]) == 0
+    )
+    found = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["code"] for r in found if r["finding"] == "unknown"} == unknown
+    assert {r["code"] for r in found if r["finding"] == "retired"} == retired
+    assert {(r["source"], r["version"], r["code_set"], r["code_set_version"], r["column"])
+            for r in found} == {("opps_addb", "2019", "hcpcs", "2018", "code")}  # fmt: skip
+    assert all(r["key"] == r["code"] for r in found)
+    assert all(r["retired_on"] for r in found if r["finding"] == "retired")
+
+    assert main(["findings", "--as-of", "2019-01-01", "--warehouse", str(wh)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    cpt = sum(1 for c in codes if CPT_SHAPE.fullmatch(c))
+    unclaimed = len(codes) - cpt - len(hcpcs_codes)
+    assert text[:3] == [
+        "Policy rows naming codes retired or unknown on 2019-01-01",
+        "policy sources in force: opps_addb 2019",
+        "code sets in force: cpt (none in force), hcpcs 2018",
+    ]
+    assert text[-3:] == [
+        f"{len(unknown) + len(retired):,} codes retired or unknown, named by "
+        f"{len(unknown) + len(retired):,} policy rows.",
+        f"unchecked: {unclaimed:,} codes in {unclaimed:,} rows: its shape is none of its code "
+        "sets (cpt, hcpcs)",
+        f"unchecked: {cpt:,} codes in {cpt:,} rows: no cpt version in force on 2019-01-01",
+    ]
