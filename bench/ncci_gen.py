@@ -31,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codecatalog.samples.policy import PTP_RATIONALE_WEIGHTS, PTP_RATIONALES
+
 Q1_NAME = "ncci_ptp_2026q1.txt"
 Q2_NAME = "ncci_ptp_2026q2.txt"
 COLUMNS = (
@@ -58,21 +60,7 @@ def preamble(copyright_year: int) -> str:
     return "".join(line + "\r\n" for line in lines)
 
 
-RATIONALES = (
-    "Misuse of column two code with column one code",
-    "Standards of medical/surgical services",
-    "Mutually exclusive procedures",
-    "CPT Manual or CMS manual coding instructions",
-    "More extensive procedure",
-    "HCPCS/CPT procedure code definition",
-    "CPT separate procedure definition",
-    "Designated component of a comprehensive service",
-    "Anesthesia service included in surgical procedure",
-    "Sequential procedure",
-    "Laboratory panel",
-    "Gender-specific procedures",
-)
-RATIONALE_WEIGHTS = (30, 25, 12, 8, 6, 5, 4, 4, 2, 2, 1, 1)
+RATIONALES, RATIONALE_WEIGHTS = PTP_RATIONALES, PTP_RATIONALE_WEIGHTS  # one vocabulary
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,12 @@ from codecatalog.publish import (
 )
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
-from codecatalog.report import change_counts, render_report, summarise_changes
+from codecatalog.report import (
+    TableReconciliation,
+    change_counts,
+    render_report,
+    summarise_changes,
+)
 from codecatalog.sources import SourceConfig, source, tracked_identity
 from codecatalog.sql import first, quote
 from codecatalog.stated_version import check_stated_version
@@ -376,8 +381,7 @@ class Comparison:
     table: str
     counts: dict[str, int]
     reconciliation: pd.DataFrame | None
-    # a table source's reconciliation rows per kind of problem (`reconciliation` lists the first)
-    reconciliation_counts: dict[str, int] | None = None
+    table_reconciliation: TableReconciliation | None = None  # a table source's, in SQL
 
 
 RECONCILIATION_LISTED = 200  # reconciliation rows of a table source listed in the report
@@ -403,8 +407,9 @@ def diff_step(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> Com
             f"AND from_version = ? AND to_version = ? ORDER BY key, problem "
             f"LIMIT {RECONCILIATION_LISTED}",
             [codeset, before.version, version],
-        ).df()
-        return Comparison(before.version, CHANGES_TABLE, counts, listed, kinds)
+        ).fetchall()
+        table = TableReconciliation(kinds, listed)
+        return Comparison(before.version, CHANGES_TABLE, counts, None, table)
     if not cfg.source_action or not Version.parse(version).follows(Version.parse(before.version)):
         return Comparison(before.version, CHANGES_TABLE, counts, None)
     changes = con.execute(f"SELECT * FROM {CHANGES_TABLE}").df()  # code sets: small
@@ -474,7 +479,7 @@ def publish_step(
         row_count=release.row_count,
         summary=summarise_changes(con, comparison.table),
         reconciliation=comparison.reconciliation,
-        reconciliation_counts=comparison.reconciliation_counts,
+        table_reconciliation=comparison.table_reconciliation,
         warnings=[str(w) for w in warnings],
         notes=[*notes, *(f"stated once for the release: {line}" for line in stated)],
         has_actions=bool(cfg.source_action),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -21,6 +21,15 @@ _LISTED = ("added", "retired", "reactivated")
 
 
 LISTED_KEYS = 2000  # keys listed per whole-row change type; the rest are counted
+
+
+@dataclass(frozen=True)
+class TableReconciliation:
+    """A table source's reconciliation of one step: rows per kind of problem (the text before
+    any `:`), and the first rows (key, computed, source action, problem) in key order."""
+
+    counts: dict[str, int]
+    listed: list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -69,13 +78,12 @@ def render_report(
     notes: Sequence[str] = (),
     has_actions: bool = True,
     findings: Sequence[str] = (),
-    reconciliation_counts: Mapping[str, int] | None = None,
+    table_reconciliation: TableReconciliation | None = None,
 ) -> str:
     """Markdown: notes for the operator, summary counts, whole-row events by key, field changes
     by field, reconciliation, findings (`findings_summary` lines), validation warnings.
 
-    `reconciliation_counts` (table sources): the reconciliation's rows per kind of problem, of
-    which `reconciliation` holds the first."""
+    A table source's reconciliation comes as `table_reconciliation` (no pandas)."""
     lines = [f"# {title} {version} — change report", ""]
     lines += [
         f"- Code set: `{codeset}`",
@@ -105,8 +113,8 @@ def render_report(
         lines += ["", "## Field changes", "", "| field | change type | rows |", "|---|---|---:|"]
         lines += [f"| {f} | {t} | {n:,} |" for f, t, n in summary.fields]
     lines += ["", "## Reconciliation with the release's own actions", ""]
-    if reconciliation_counts is not None:
-        lines += _table_reconciliation(reconciliation, reconciliation_counts)
+    if table_reconciliation is not None:
+        lines += _table_reconciliation(table_reconciliation)
     elif reconciliation is None and not has_actions:
         lines.append("Not applicable: the source states no actions of its own.")
     elif reconciliation is None:
@@ -126,23 +134,21 @@ def render_report(
     return "\n".join([*lines, "", *findings, *_warnings_section(warnings)]) + "\n"
 
 
-def _table_reconciliation(listed: pd.DataFrame | None, counts: Mapping[str, int]) -> list[str]:
+def _table_reconciliation(found: TableReconciliation) -> list[str]:
     """A table source's reconciliation: counts per kind of problem, then the first rows."""
-    total = sum(counts.values())
-    if not total or listed is None:
+    total = sum(found.counts.values())
+    if not total:
         return [
             "Nothing to reconcile: no key vanished without a deletion date, no deletion is "
             "retroactive, and the source's change marker (if any) agrees with the changes."
         ]
     lines = ["| problem | keys |", "|---|---:|"]
-    lines += [f"| {kind} | {n:,} |" for kind, n in counts.items()]
+    lines += [f"| {kind} | {n:,} |" for kind, n in found.counts.items()]
     lines += ["", "| key | computed | source action | problem |", "|---|---|---|---|"]
-    lines += [
-        f"| {_cell(r.key)} | {_cell(r.computed)} | {_cell(r.source_action)} | {_cell(r.problem)} |"
-        for r in listed.itertuples()
-    ]
-    if total > len(listed):
-        lines += ["", f"… and {total - len(listed):,} more (warehouse table `reconciliations`)"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in found.listed]
+    if total > len(found.listed):
+        more = total - len(found.listed)
+        lines += ["", f"… and {more:,} more (warehouse table `reconciliations`)"]
     return lines
 
 

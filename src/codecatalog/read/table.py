@@ -234,7 +234,7 @@ class _Counter:
 
     breaks: int = 0
     lf: int = 0
-    cr: int = 0
+    has_cr: bool = False
     first_lf: bool | None = None  # whether the first line break is a bare LF (None: none yet)
     after_cr: bool = False
     tail: bytearray = field(default_factory=bytearray)  # the trailing run of CR/LF bytes
@@ -243,7 +243,7 @@ class _Counter:
         lf = chunk.count(b"\n")
         self.breaks += _breaks(chunk, self.after_cr, lf)
         self.lf += lf
-        self.cr += chunk.count(b"\r")
+        self.has_cr = self.has_cr or b"\r" in chunk
         if self.first_lf is None:
             at = [i for i in (chunk.find(b"\r"), chunk.find(b"\n")) if i >= 0]
             if at:
@@ -354,7 +354,7 @@ def _scan(archive: ReleaseArchive, member: str, file: str, tmp: Path) -> _Scan:
         has_bom = f.read(3) == codecs.BOM_UTF8
     scan.encoding = "cp1252" if utf8_error else ("utf-8-sig" if has_bom else "utf-8")
     scan.open_end = size > 0 and not counter.tail
-    scan.mixed_ends = bool(counter.first_lf) and counter.cr > 0
+    scan.mixed_ends = bool(counter.first_lf) and counter.has_cr
     if control is not None:
         offset, line, byte = control
         if byte == 0x1A and _is_eof_line(path, offset, size):
