@@ -70,9 +70,10 @@ test: $(BIN)/codecatalog
 	$(BIN)/mypy
 	$(BIN)/pytest -m "$(PYTEST_MARKERS)" --durations=5
 
-# Not part of `make test`: one refresh of a 5M-row NCCI-PTP-shaped table source against a DuckDB
-# floor and a pandas pipeline, 3 interleaved rounds (minutes). Data cached in bench/.work/.
-# Smaller runs: make bench BENCH_ARGS="--rows 200000 --rounds 1".
+# Not part of `make test`: refreshes of 5M-row NCCI PTP quarters (one file; then the eight-part
+# releases as `ncci_ptp`) against a DuckDB floor and a pandas pipeline, 3 interleaved rounds each
+# (about 15 minutes). Data cached in bench/.work/.
+# Smaller runs: make bench BENCH_ARGS="--rows 200000 --rounds 1 [--scenario single|ncci]".
 bench: $(BIN)/codecatalog
 	$(BIN)/python bench/bench_table_refresh.py $(BENCH_ARGS)
 

@@ -80,12 +80,14 @@ def read_csv_sql(path: Path) -> str:
     )
 
 
-def floor_script(q2: Path, out: Path) -> str:
-    """The floor: a Python process with DuckDB alone (argv[1]: a copy of the Q1 database)."""
-    others = [c for c in ncci_gen.COLUMNS if c not in KEY]
-    on = " AND ".join(f"o.{k} = n.{k}" for k in KEY)
+def floor_script(q2_sql: str, key: Sequence[str], out: Path) -> str:
+    """The floor: a Python process with DuckDB alone (argv[1]: a copy of the Q1 database) that
+    reads the second quarter (`q2_sql`, a query), diffs it with table `q1` by `key` and writes
+    the catalog and the changes as Parquet and CSV."""
+    others = [c for c in ncci_gen.COLUMNS if c not in key]
+    on = " AND ".join(f'o."{k}" = n."{k}"' for k in key)
     differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in others)
-    keys = ", ".join(f"coalesce(n.{k}, o.{k}) AS {k}" for k in KEY)
+    keys = ", ".join(f'coalesce(n."{k}", o."{k}") AS "{k}"' for k in key)
     values = ", ".join(f"o.{c} AS old_{c}, n.{c} AS new_{c}" for c in others)
     return f"""
 import sys
@@ -93,15 +95,15 @@ import duckdb
 
 con = duckdb.connect(sys.argv[1])
 con.execute("SET enable_progress_bar = false")
-con.execute("CREATE TABLE q2 AS SELECT * FROM {read_csv_sql(q2)}")
+con.execute('''CREATE TABLE q2 AS {q2_sql}''')
 con.execute('''
     CREATE TEMP TABLE changes AS
     SELECT {keys},
-           CASE WHEN o.{KEY[0]} IS NULL THEN 'added'
-                WHEN n.{KEY[0]} IS NULL THEN 'removed' ELSE 'changed' END AS change,
+           CASE WHEN o.column_1 IS NULL THEN 'added'
+                WHEN n.column_1 IS NULL THEN 'removed' ELSE 'changed' END AS change,
            {values}
     FROM q1 AS o FULL OUTER JOIN q2 AS n ON {on}
-    WHERE o.{KEY[0]} IS NULL OR n.{KEY[0]} IS NULL OR {differs}
+    WHERE o.column_1 IS NULL OR n.column_1 IS NULL OR {differs}
 ''')
 for table in ("q2", "changes"):
     name = "catalog" if table == "q2" else table
@@ -396,7 +398,7 @@ def single_scenario(work: Path, rows: int, seed: int) -> Scenario:
         q2,
         q2.stat().st_size / 1e6,
         lambda prep: prepare_baselines(q1, prep),
-        lambda out: floor_script(q2, out),
+        lambda out: floor_script(f"SELECT * FROM {read_csv_sql(q2)}", KEY, out),
         lambda q1_parquet, out: naive_script(q1_parquet, q2, out),
         ours_command,
     )
@@ -503,37 +505,6 @@ def ncci_read_sql(release: Path) -> str:
         ORDER BY deletion_date = '*' DESC, deletion_date DESC, _line DESC) = 1"""
 
 
-def ncci_floor_script(q2: Path, out: Path) -> str:
-    """The floor for the eight-part release: DuckDB alone (argv[1]: a copy of the Q1 db)."""
-    others = [c for c in ncci_gen.COLUMNS if c not in NCCI_KEY]
-    on = " AND ".join(f'o."{k}" = n."{k}"' for k in NCCI_KEY)
-    differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in others)
-    keys = ", ".join(f'coalesce(n."{k}", o."{k}") AS "{k}"' for k in NCCI_KEY)
-    values = ", ".join(f"o.{c} AS old_{c}, n.{c} AS new_{c}" for c in others)
-    return f"""
-import sys
-import duckdb
-
-con = duckdb.connect(sys.argv[1])
-con.execute("SET enable_progress_bar = false")
-con.execute('''CREATE TABLE q2 AS {ncci_read_sql(q2)}''')
-con.execute('''
-    CREATE TEMP TABLE changes AS
-    SELECT {keys},
-           CASE WHEN o.column_1 IS NULL THEN 'added'
-                WHEN n.column_1 IS NULL THEN 'removed' ELSE 'changed' END AS change,
-           {values}
-    FROM q1 AS o FULL OUTER JOIN q2 AS n ON {on}
-    WHERE o.column_1 IS NULL OR n.column_1 IS NULL OR {differs}
-''')
-for table in ("q2", "changes"):
-    name = "catalog" if table == "q2" else table
-    con.execute(f"COPY {{table}} TO '{out}/{{name}}.parquet' (FORMAT parquet)")
-    con.execute(f"COPY {{table}} TO '{out}/{{name}}.csv' (FORMAT csv, HEADER)")
-con.close()
-"""
-
-
 def ncci_naive_script(schema: Path, q1_parquet: Path, q2: Path, out: Path) -> str:
     """The naive pipeline for the eight-part release: pandas and pandera."""
     files = sorted(str(p) for p in q2.glob("*.txt"))
@@ -620,7 +591,7 @@ def ncci_scenario(work: Path, rows: int, seed: int, findings: bool) -> Scenario:
         q2,
         sum(p.stat().st_size for p in q2.glob("*.txt")) / 1e6,
         lambda prep: ncci_prepare(q1, prep),
-        lambda out: ncci_floor_script(q2, out),
+        lambda out: floor_script(ncci_read_sql(q2), NCCI_KEY, out),
         lambda q1_parquet, out: ncci_naive_script(schema, q1_parquet, q2, out),
         ours,
     )

@@ -12,10 +12,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from warehouse_state import attempts
 
+from codecatalog.cli import main
 from codecatalog.errors import Failure, ValidationFailed
 from codecatalog.intervals import rows_at
-from codecatalog.pipeline import refresh
+from codecatalog.pipeline import point_current_all, refresh
 from codecatalog.sources import use_sources
 from codecatalog.warehouse import open_reader
 
@@ -208,3 +210,28 @@ def test_a_table_refresh_imports_neither_pandas_nor_pandera(declared: Path, tmp_
     assert done.stdout == "False False\n"
     reconciled = (tmp_path / "wh" / "published" / "tariff" / "2026Q2" / "report.md").read_text()
     assert "| vanished without a deletion date | 1 |" in reconciled
+
+
+def test_current_moves_on_its_effective_date_without_a_refresh(
+    declared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    wh = tmp_path / "wh"
+    load(wh, csv_file(tmp_path / "q1.csv", Q1), "2026Q1", date(2026, 2, 1))
+    load(wh, csv_file(tmp_path / "q2.csv", Q2), "2026Q2", date(2026, 3, 20))
+    assert point_current_all(wh, clock=lambda: clock(date(2026, 3, 31))) == {"tariff": "2026Q1"}
+    assert pointer(wh, "current") == "2026Q1"
+    assert point_current_all(wh, clock=lambda: clock(date(2026, 4, 1))) == {"tariff": "2026Q2"}
+    assert pointer(wh, "current") == "2026Q2"
+    before = len(attempts(wh))
+    assert main(["current", "--warehouse", str(wh)]) == 0  # today is long after 2026-04-01
+    assert capsys.readouterr().out == "tariff: 2026Q2\n"
+    assert len(attempts(wh)) == before  # not a load attempt
+
+
+def test_current_before_any_version_is_in_force(declared: Path, tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    load(wh, csv_file(tmp_path / "q1.csv", Q1), "2026Q1", date(2025, 12, 1))
+    assert not (wh / "published" / "tariff" / "current.json").exists()
+    assert pointer(wh, "latest") == "2026Q1"
+    assert point_current_all(wh, clock=lambda: clock(date(2025, 12, 31))) == {"tariff": None}
+    assert not (wh / "published" / "tariff" / "current.json").exists()

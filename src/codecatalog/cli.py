@@ -165,6 +165,17 @@ def cmd_findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_current(args: argparse.Namespace) -> int:
+    """Point every published source's current.json at its newest version in force today (a
+    refresh does it for its own source; run this daily so that a release loaded before its
+    effective date becomes current on that date)."""
+    from codecatalog.pipeline import point_current_all
+
+    for name, version in point_current_all(_warehouse(args.warehouse), wait=args.wait).items():
+        print(f"{name}: {version or 'no version in force yet'}")
+    return 0
+
+
 POLICY_PTP_ROWS = 2_000  # `samples --policy`: NCCI PTP edits (both tables) of the first quarter
 POLICY_MUE_CODES = 300  # … and codes per MUE table
 
@@ -257,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--sources", action="append", type=Path, metavar="FILE", help=sources_help
     )
     findings.set_defaults(func=cmd_findings)
+
+    current = sub.add_parser(
+        "current",
+        help="point each source's current.json at its version in force today",
+        description=cmd_current.__doc__,
+    )
+    current.add_argument("--warehouse", help=warehouse_help)
+    current.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="how long to wait for a running refresh"
+    )
+    current.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
+    current.set_defaults(func=cmd_current)
 
     samples = sub.add_parser(
         "samples",

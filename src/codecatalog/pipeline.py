@@ -563,15 +563,37 @@ def place_step(
     newest = loaded[-1]
     if version_dir(root, codeset, newest.version).exists():
         point_latest(root, codeset, newest.version, newest.effective_date)
-    today = today or utc_now().date()
+    point_current(con, root, codeset, today or utc_now().date())
+    return newest.version
+
+
+def point_current(
+    con: duckdb.DuckDBPyConnection, root: Path, codeset: str, today: date
+) -> str | None:
+    """Point `current.json` at the newest published version of `codeset` in force `today`;
+    return it (None, and no pointer written, when none is in force yet)."""
     in_force = [
         r
-        for r in loaded
+        for r in wh.loaded_releases(con, codeset)
         if r.effective_date <= today and version_dir(root, codeset, r.version).exists()
     ]
-    if in_force:
-        point_latest(root, codeset, in_force[-1].version, in_force[-1].effective_date, CURRENT)
-    return newest.version
+    if not in_force:
+        return None
+    point_latest(root, codeset, in_force[-1].version, in_force[-1].effective_date, CURRENT)
+    return in_force[-1].version
+
+
+def point_current_all(
+    warehouse_dir: Path, *, wait: float | None = None, clock: Clock = utc_now
+) -> dict[str, str | None]:
+    """`point_current` for every loaded source, under the writer lock (a version's effective
+    date passes without a refresh: run this daily). Returns source -> version in force."""
+    root = published_root(Path(warehouse_dir))
+    with open_writer(Path(warehouse_dir), wait=wait, clock=clock) as writer:
+        names = [r[0] for r in writer.con.execute(
+            "SELECT DISTINCT codeset FROM releases ORDER BY codeset"
+        ).fetchall()]  # fmt: skip
+        return {name: point_current(writer.con, root, name, clock().date()) for name in names}
 
 
 def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_now) -> list[str]:
