@@ -21,31 +21,26 @@ when they do not (quoted newlines, blank lines between rows) are exact start lin
 
 from __future__ import annotations
 
-import codecs
 import csv
 import fnmatch
-import hashlib
 import mmap
-import os
 import re
 import tempfile
-import zipfile
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 
 from codecatalog.duckdb_settings import configure
 from codecatalog.errors import (
     DeclarationError,
-    DecodeError,
     Failure,
     ReleaseFormatError,
     SourceLayoutError,
@@ -53,14 +48,25 @@ from codecatalog.errors import (
 )
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Evidence, Release, SourceFile
+from codecatalog.read.scan import (
+    CHUNK,
+    SNIFF,
+    WIDE_BOMS,
+    Scan,
+    count_breaks,
+    crlf_to_lf,
+    drop_eof_line,
+    kind_of,
+    scan_member,
+    to_utf8,
+    truncated_failures,
+)
 from codecatalog.sources import Column, SourceConfig, normalise_header
 from codecatalog.sql import literal, quote
 
 TABLE = "catalog"
 ROLE = "table"
 XLSX_BATCH_ROWS = 50_000
-_CHUNK = 4 * 1024 * 1024
-_SNIFF = 64 * 1024
 _PREAMBLE_ROWS = 1000  # rows above a header kept as the file's preamble (evidence)
 # What Python's str.strip() removes (C0 separators included; other controls are refused anyway).
 WHITESPACE = (
@@ -68,16 +74,6 @@ WHITESPACE = (
     + "".join(chr(c) for c in range(0x2000, 0x200B))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
-_WIDE_BOMS = (
-    (codecs.BOM_UTF32_LE, "UTF-32LE"),
-    (codecs.BOM_UTF32_BE, "UTF-32BE"),
-    (codecs.BOM_UTF16_LE, "UTF-16LE"),
-    (codecs.BOM_UTF16_BE, "UTF-16BE"),
-)
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-_CONTROL = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
-_BINARY_MAGIC = (b"%PDF", b"\xd0\xcf\x11\xe0")  # PDF, OLE2 (xls, doc)
-_ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_NEXT = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?=[\r\n])")  # a line end before an empty line
 # DuckDB's reject error types, as our check words.
 _REJECT_CHECKS = {
@@ -192,283 +188,6 @@ def separating_blanks(blanks: Sequence[int], multiline: Sequence[tuple[int, int]
             continue  # an empty line inside a quoted value
         cuts.append(at)
     return cuts
-
-
-def _breaks(data: bytes, after_cr: bool = False, lf: int | None = None) -> int:
-    """Line breaks in `data` (CRLF, LF or CR); `after_cr`: the byte before it was a CR; `lf`:
-    its LF count when known."""
-    n = data.count(b"\n") if lf is None else lf
-    cr = data.count(b"\r")
-    if cr:
-        n += cr - data.count(b"\r\n")
-    if after_cr and data[:1] == b"\n":
-        n -= 1  # the LF of a CRLF split across chunks
-    return n
-
-
-# --- reading members ------------------------------------------------------------------------
-
-
-@dataclass
-class _Scan:
-    """What one streaming pass over a member's bytes found."""
-
-    sha256: str
-    size: int
-    kind: str  # "text", "xlsx" or "skip"
-    path: Path  # the bytes on disk (the member itself, or a temp copy)
-    encoding: str = "utf-8"
-    lines: int = 0  # physical lines, empty trailing lines excluded
-    lines_all: int = 0  # physical lines, empty trailing lines included
-    plain: bool = False  # ASCII without a quote character
-    decode_error: DecodeError | None = None
-    utf8_error: tuple[int, int] | None = None  # first invalid UTF-8 byte: offset, line
-    eof_offset: int | None = None  # where a trailing DOS end-of-file line (0x1A) starts
-    open_end: bool = False  # the last line has no line end
-    mixed_ends: bool = False  # the first line break a bare LF, CRs later (see `_crlf_to_lf`)
-
-
-@dataclass
-class _Counter:
-    """Streaming line-break and LF counts with the state carried across chunks."""
-
-    breaks: int = 0
-    lf: int = 0
-    has_cr: bool = False
-    first_lf: bool | None = None  # whether the first line break is a bare LF (None: none yet)
-    after_cr: bool = False
-    tail: bytearray = field(default_factory=bytearray)  # the trailing run of CR/LF bytes
-
-    def add(self, chunk: bytes) -> None:
-        lf = chunk.count(b"\n")
-        self.breaks += _breaks(chunk, self.after_cr, lf)
-        self.lf += lf
-        self.has_cr = self.has_cr or b"\r" in chunk
-        if self.first_lf is None:
-            at = [i for i in (chunk.find(b"\r"), chunk.find(b"\n")) if i >= 0]
-            if at:
-                self.first_lf = chunk[min(at)] == ord("\n")
-        self.after_cr = chunk.endswith(b"\r")
-        body = chunk.rstrip(b"\r\n")
-        if body:
-            self.tail = bytearray(chunk[len(body) :])
-        else:
-            self.tail += chunk
-
-    def lines(self, size: int) -> tuple[int, int]:
-        """(lines without empty trailing ones, all lines)."""
-        if size == 0:
-            return 0, 0
-        trailing = _breaks(bytes(self.tail))
-        every = self.breaks + (0 if trailing else 1)
-        return every - max(trailing - 1, 0), every
-
-
-def _kind(head: bytes) -> str:
-    """`zip`, `text` or `skip` (binary) from a file's first bytes."""
-    if head.startswith(_ZIP_MAGIC):
-        return "zip"
-    if any(head.startswith(bom) for bom, _ in _WIDE_BOMS):
-        return "text"  # refused by the decoding rules, not skipped
-    if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
-        return "skip"
-    return "text"
-
-
-def _is_xlsx(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            if "[Content_Types].xml" not in zf.namelist():
-                return False
-            types = zf.read("[Content_Types].xml")
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return False
-    return b"spreadsheetml" in types or b"ms-excel" in types
-
-
-def _scan(archive: ReleaseArchive, member: str, file: str, tmp: Path) -> _Scan:
-    """Hash, size and (for text) encoding and line counts of one member in one streaming pass;
-    a zip member is copied to a temp file on the way (DuckDB and openpyxl read paths)."""
-    sha = hashlib.sha256()
-    size = 0
-    counter = _Counter()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8_error: tuple[int, int] | None = None
-    control: tuple[int, int, int] | None = None  # offset, line, byte
-    kind = ""
-    plain = True
-    with ExitStack() as stack:
-        chunks, path = stack.enter_context(archive.open_member(member))
-        copy: IO[bytes] | None = None
-        if path is None:
-            handle, name = tempfile.mkstemp(suffix=".member", dir=tmp)
-            path = Path(name)
-            copy = stack.enter_context(os.fdopen(handle, "wb"))
-        for chunk in chunks:
-            if not kind:
-                kind = _kind(chunk[:_SNIFF])
-                if kind == "skip":
-                    break
-                wide = [label for bom, label in _WIDE_BOMS if chunk.startswith(bom)]
-                if kind == "text" and wide:
-                    problem = f"{wide[0]} byte-order mark: expected UTF-8 or cp1252 text"
-                    raise DecodeError(file, 0, 1, problem)
-            sha.update(chunk)
-            if copy is not None:
-                copy.write(chunk)
-            if kind == "text":
-                ascii_only = chunk.isascii()
-                plain = plain and ascii_only and b'"' not in chunk
-                if utf8_error is None and (not ascii_only or decoder.getstate()[0]):
-                    pending = len(decoder.getstate()[0])
-                    try:
-                        decoder.decode(chunk)
-                    except UnicodeDecodeError as e:
-                        at = size - pending + e.start
-                        utf8_error = (at, counter.lf + _lf_before(chunk, at - size) + 1)
-                if control is None and len(chunk.translate(None, _CONTROL_BYTES)) < len(chunk):
-                    hit = _CONTROL.search(chunk)
-                    assert hit is not None
-                    control = (
-                        size + hit.start(),
-                        counter.lf + chunk.count(b"\n", 0, hit.start()) + 1,
-                        chunk[hit.start()],
-                    )
-                counter.add(chunk)
-            size += len(chunk)
-    if kind == "skip":
-        return _Scan("", 0, "skip", path)
-    if kind == "zip":
-        return _Scan(sha.hexdigest(), size, "xlsx" if _is_xlsx(path) else "skip", path)
-    if utf8_error is None:
-        pending = len(decoder.getstate()[0])
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as e:
-            utf8_error = (size - pending + e.start, counter.lf + 1)
-    lines, lines_all = counter.lines(size)
-    scan = _Scan(sha.hexdigest(), size, "text", path, lines=lines, lines_all=lines_all)
-    scan.utf8_error = utf8_error
-    scan.plain = plain
-    with path.open("rb") as f:
-        has_bom = f.read(3) == codecs.BOM_UTF8
-    scan.encoding = "cp1252" if utf8_error else ("utf-8-sig" if has_bom else "utf-8")
-    scan.open_end = size > 0 and not counter.tail
-    scan.mixed_ends = bool(counter.first_lf) and counter.has_cr
-    if control is not None:
-        offset, line, byte = control
-        if byte == 0x1A and _is_eof_line(path, offset, size):
-            scan.eof_offset = offset
-            scan.lines = scan.lines_all = line - 1
-            scan.open_end = False
-        else:
-            scan.decode_error = DecodeError(file, offset, line, f"control character U+{byte:04X}")
-    return scan
-
-
-_EOF_LINE = re.compile(rb"\x1a[,\t]*")
-
-
-def _is_eof_line(path: Path, offset: int, size: int) -> bool:
-    """Whether the file's last line starts at `offset` and is a DOS end-of-file mark: 0x1A,
-    then delimiters only (PPRRVU CSV: 0x1A and 30 commas), then at most line ends."""
-    if size - offset > _SNIFF:
-        return False
-    with path.open("rb") as f:
-        f.seek(max(offset - 1, 0))
-        before = f.read(1) if offset else b"\n"
-        tail = f.read() if offset else before + f.read()
-    if offset == 0:
-        tail = tail[1:]
-    return before in (b"\n", b"\r") and _EOF_LINE.fullmatch(tail.rstrip(b"\r\n")) is not None
-
-
-def _drop_eof(scan: _Scan, tmp: Path) -> None:
-    """Cut the end-of-file line off the bytes read (a temp copy is cut in place; a file of the
-    release is copied up to it)."""
-    assert scan.eof_offset is not None
-    if scan.path.parent == tmp:
-        os.truncate(scan.path, scan.eof_offset)
-        return
-    handle, name = tempfile.mkstemp(suffix=".noeof", dir=tmp)
-    left = scan.eof_offset
-    with scan.path.open("rb") as src, os.fdopen(handle, "wb") as dst:
-        while left and (chunk := src.read(min(_CHUNK, left))):
-            dst.write(chunk)
-            left -= len(chunk)
-    scan.path = Path(name)
-
-
-def _truncated(scan: _Scan, file: str, cfg: SourceConfig) -> list[Failure]:
-    """`complete_lines`: a text file whose last line has no line end is refused, with the
-    line's number and text."""
-    if not cfg.read.complete_lines or not scan.open_end:
-        return []
-    with scan.path.open("rb") as f:
-        f.seek(max(scan.size - _SNIFF, 0))
-        tail = f.read()
-    last = re.split(rb"\r\n|\r|\n", tail)[-1]
-    text = last.decode("cp1252" if scan.encoding == "cp1252" else "utf-8", errors="replace")
-    return [Failure(file, scan.lines, "", "truncated", text.lstrip("\ufeff"))]
-
-
-def _crlf_to_lf(path: Path, tmp: Path) -> Path:
-    """A copy of a text file whose records end in CRLF while quoted values break lines with a
-    bare LF, the first line break being one of those (a spreadsheet's CSV export with a notice
-    in its first cell, as the MUE tables come), with the CRLF line ends outside quoted values as
-    LF: DuckDB takes the file's first line break for the line end. Quoted values keep their
-    bytes; line numbers do not move."""
-    handle, name = tempfile.mkstemp(suffix=".lf", dir=tmp)
-    quoted = False  # inside a quoted value at the start of the next piece
-    held = b""
-    with path.open("rb") as src, os.fdopen(handle, "wb") as dst:
-        while chunk := src.read(_CHUNK):
-            chunk = held + chunk
-            held = b"\r" if chunk.endswith(b"\r") else b""
-            pieces = chunk[: len(chunk) - len(held)].split(b'"')
-            for i, piece in enumerate(pieces):
-                if i:
-                    dst.write(b'"')
-                    quoted = not quoted
-                dst.write(piece if quoted else piece.replace(b"\r\n", b"\n"))
-        dst.write(held)
-    return Path(name)
-
-
-def _lf_before(chunk: bytes, end: int) -> int:
-    return chunk.count(b"\n", 0, max(end, 0))
-
-
-def _to_utf8(scan: _Scan, file: str, tmp: Path) -> Path:
-    """Re-encode a cp1252 file as UTF-8 (streaming); DecodeError for an undefined byte, placed
-    as decode_text places it (the later of the UTF-8 and cp1252 failures)."""
-    assert scan.utf8_error is not None
-    handle, name = tempfile.mkstemp(suffix=".utf8", dir=tmp)
-    out = Path(name)
-    offset = 0
-    lf = 0
-    with scan.path.open("rb") as src, os.fdopen(handle, "wb") as dst:
-        while chunk := src.read(_CHUNK):
-            try:
-                text = chunk.decode("cp1252")
-            except UnicodeDecodeError as e:
-                at = offset + e.start
-                line = lf + chunk.count(b"\n", 0, e.start) + 1
-                if scan.utf8_error[0] > at:
-                    at, line = scan.utf8_error
-                with scan.path.open("rb") as again:
-                    again.seek(at)
-                    byte = again.read(1)[0]
-                raise DecodeError(
-                    file,
-                    at,
-                    line,
-                    f"byte 0x{byte:02X} is neither valid UTF-8 nor defined in cp1252",
-                ) from None
-            dst.write(text.encode("utf-8"))
-            offset += len(chunk)
-            lf += chunk.count(b"\n")
-    return out
 
 
 # --- text files -----------------------------------------------------------------------------
@@ -696,7 +415,7 @@ def _read_csv_sql(path: Path, header: _Header, width: int) -> str:
 
 def _read_text(
     con: duckdb.DuckDBPyConnection,
-    scanned: Callable[[], _Scan],
+    scanned: Callable[[], Scan],
     path: Path,
     cfg: SourceConfig,
     file: str,
@@ -838,7 +557,7 @@ def _empty_lines(path: Path, after: int) -> list[int]:
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for match in _EMPTY_NEXT.finditer(data):
             start = match.end()  # an empty line starts here
-            line += _breaks(data[done:start])
+            line += count_breaks(data[done:start])
             done = start
             if line > after:
                 found.append(line)
@@ -887,15 +606,15 @@ def _lines_at(path: Path, offsets: Sequence[int]) -> list[int]:
     k = 0
     with path.open("rb") as f:
         while k < len(order):
-            chunk = f.read(_CHUNK)
+            chunk = f.read(CHUNK)
             end = done + len(chunk)
             while k < len(order) and (offsets[order[k]] < end or not chunk):
                 cut = max(offsets[order[k]] - done, 0)
-                result[order[k]] = seen + _breaks(chunk[:cut], after_cr) + 1
+                result[order[k]] = seen + count_breaks(chunk[:cut], after_cr) + 1
                 k += 1
             if not chunk:
                 break
-            seen += _breaks(chunk, after_cr)
+            seen += count_breaks(chunk, after_cr)
             after_cr = chunk.endswith(b"\r")
             done = end
     return result
@@ -1048,7 +767,7 @@ def _read_fixed(
     return [], _preamble([r[0]] for r in preamble)
 
 
-def _given(scan: _Scan) -> _Scan:
+def _given(scan: Scan) -> Scan:
     return scan
 
 
@@ -1056,8 +775,8 @@ def _on_disk_text(archive: ReleaseArchive, member: str) -> Path | None:
     """The path of a member that is a file on disk and starts like UTF-8 text (no BOM other than
     UTF-8's), else None."""
     with archive.open_member(member) as (chunks, path):
-        head = next(chunks, b"")[:_SNIFF]
-    if path is None or _kind(head) != "text" or any(head.startswith(b) for b, _ in _WIDE_BOMS):
+        head = next(chunks, b"")[:SNIFF]
+    if path is None or kind_of(head) != "text" or any(head.startswith(b) for b, _ in WIDE_BOMS):
         return None
     return path
 
@@ -1071,13 +790,13 @@ def _read_while_scanning(
     path: Path,
     cfg: SourceConfig,
     part: str | None = None,
-) -> tuple[_Scan, list[Failure], tuple[str, ...]] | None:
+) -> tuple[Scan, list[Failure], tuple[str, ...]] | None:
     """Read a text file on disk as UTF-8 while a thread scans its bytes (hash, encoding, line
     counts): the scan's Python work and DuckDB's read overlap. None, with nothing kept, when the
     scan finds the file is not plain UTF-8 or ends in a DOS end-of-file line (the caller then
     reads it the sequential way)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_scan, archive, member, file, tmp)
+        pending = pool.submit(scan_member, archive, member, file, tmp)
         error: ReleaseFormatError | None = None
         try:
             read = _read_text(con, pending.result, path, cfg, file, False, part)
@@ -1172,10 +891,10 @@ def _read_member(
             found = _read_while_scanning(con, archive, member, file, tmp, on_disk, cfg, part)
             if found is not None:
                 scan, failures, preamble = found
-                failures = failures + _truncated(scan, file, cfg)
+                failures = failures + truncated_failures(scan, file, cfg)
                 source = SourceFile(ROLE, key, scan.sha256, scan.size, scan.encoding)
                 return source, failures, Evidence(file, name, None, preamble)
-        scan = _scan(archive, member, file, tmp)
+        scan = scan_member(archive, member, file, tmp)
         if scan.kind == "skip":
             return None
         if scan.kind == "xlsx":
@@ -1183,19 +902,19 @@ def _read_member(
             source = SourceFile(ROLE, key, scan.sha256, scan.size, "xlsx")
             return source, failures, Evidence(file, name, sheet, preamble)
         if scan.eof_offset is not None:
-            _drop_eof(scan, tmp)
-        path = _to_utf8(scan, file, tmp) if scan.encoding == "cp1252" else scan.path
+            drop_eof_line(scan, tmp)
+        path = to_utf8(scan, file, tmp) if scan.encoding == "cp1252" else scan.path
         if scan.decode_error is not None:
             raise scan.decode_error
         if fixed:
             failures, preamble = _read_fixed(con, path, cfg, file, part)
         else:
             if scan.mixed_ends:
-                path = _crlf_to_lf(path, tmp)
+                path = crlf_to_lf(path, tmp)
             failures, preamble = _read_text(
                 con, partial(_given, scan), path, cfg, file, scan.plain, part
             )
-        failures = failures + _truncated(scan, file, cfg)
+        failures = failures + truncated_failures(scan, file, cfg)
         source = SourceFile(ROLE, key, scan.sha256, scan.size, scan.encoding)
         return source, failures, Evidence(file, name, None, preamble)
     finally:
