@@ -31,7 +31,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codecatalog.samples.policy import PTP_RATIONALE_WEIGHTS, PTP_RATIONALES
+from codecatalog.samples.policy import (
+    PTP_PREAMBLE_LINES,
+    PTP_RATIONALE_WEIGHTS,
+    PTP_RATIONALES,
+    ptp_preamble,
+)
 
 Q1_NAME = "ncci_ptp_2026q1.txt"
 Q2_NAME = "ncci_ptp_2026q2.txt"
@@ -44,20 +49,10 @@ COLUMNS = (
     "modifier",
     "rationale",
 )
-PREAMBLE_LINES = 6  # two title lines and the 4-row stacked header (FORMATS.md §3)
+PREAMBLE_LINES = PTP_PREAMBLE_LINES  # two title lines and the 4-row stacked header
 
 
-def preamble(copyright_year: int) -> str:
-    """The lines above the first edit row, CRLF-terminated."""
-    lines = [
-        f"CPT only copyright {copyright_year} American Medical Association.  All rights reserved.",
-        "Column1/Column2 Edits",
-        "Column 1\tColumn 2\t*=in existence\tEffective\tDeletion\tModifier\tPTP Edit Rationale",
-        "\t\tprior to 1996\tDate\tDate\t0=not allowed\t",
-        "\t\t\t\t*=no data\t1=allowed\t",
-        "\t\t\t\t\t9=not applicable\t",
-    ]
-    return "".join(line + "\r\n" for line in lines)
+preamble = ptp_preamble  # the six lines above the first edit (FORMATS.md §3)
 
 
 RATIONALES, RATIONALE_WEIGHTS = PTP_RATIONALES, PTP_RATIONALE_WEIGHTS  # one vocabulary
