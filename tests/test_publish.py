@@ -50,7 +50,8 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
     ]
     names = ["catalog", "changes", "clinician_descriptors"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted(
-        [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")] + ["manifest.json", "report.md"]
+        [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")]
+        + ["codesystem.json", "datapackage.json", "manifest.json", "report.md"]
     )
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
@@ -77,7 +78,7 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
         "version": "2025",
         "effective_date": "2025-01-01",
         "previous_version": "2024",
-        "schema_version": 1,
+        "schema_version": 2,
         "tool_version": version("codecatalog"),
         "created_at": "2026-01-02T06:30:00+00:00",  # conftest.LOADED_AT, the injected clock
         "content_sha256": content,

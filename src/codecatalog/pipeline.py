@@ -447,7 +447,9 @@ def publish_step(
     order = str(release.release_order)
     key = ", ".join(quote(k) for k in cfg.key)
     tables = {"catalog": f"SELECT * FROM {rows_at(f'{codeset}_catalog', order)} ORDER BY {key}"}
+    keys = {"catalog": list(cfg.key)}
     if cfg.detail:
+        keys[f"{cfg.detail.name}s"] = [*cfg.key, cfg.detail.id]
         tables[f"{cfg.detail.name}s"] = (
             f"SELECT * FROM {rows_at(f'{codeset}_details', order)} "
             f"ORDER BY {key}, {quote(cfg.detail.id)}"
@@ -497,8 +499,23 @@ def publish_step(
         code_set_versions=used,
         licence=cfg.licence,
         release_values=values if cfg.release_values else None,
+        keys=keys,
+        documents=code_system_documents(con, cfg, version),
     )
     return Staged(stage_version(con, root, publication, clock()), target)
+
+
+def code_system_documents(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, version: str
+) -> dict[str, dict[str, Any]]:
+    """`codesystem.json` (FHIR CodeSystem) for the code sets that have one (CPT, HCPCS); its
+    descriptors only when $CODECATALOG_LICENSED holds every licence the source declares."""
+    from codecatalog.fhir import SYSTEMS, code_system, licensed_allowed
+
+    if cfg.name not in SYSTEMS:
+        return {}
+    system = code_system(con, cfg, version, include_licensed=licensed_allowed(cfg))
+    return {"codesystem.json": system}
 
 
 @dataclass
