@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -14,16 +15,59 @@ from codecatalog.cli import EXIT_REFUSED, build_parser, main
 README = Path(__file__).parents[1] / "README.md"
 
 
-def test_every_command_is_documented_in_the_readme() -> None:
-    readme = README.read_text(encoding="utf-8")
-    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
-    for name, parser in subparsers.choices.items():
-        assert f"`codecatalog {name} " in readme, name
-        for action in parser._actions:
+def _commands(parser: argparse.ArgumentParser | None = None) -> dict[str, argparse.ArgumentParser]:
+    parser = parser or build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    return dict(subparsers.choices)
+
+
+def undocumented(readme: str, parser: argparse.ArgumentParser) -> list[str]:
+    """What a README leaves out: a command without a `codecatalog NAME …` line, an option that
+    line does not name (as a whole flag: `--sources` does not cover `--source`), a choice of an
+    option it does not list."""
+    missing = []
+    for name, command in _commands(parser).items():
+        usages = re.findall(rf"`codecatalog {name} [^`]*`", readme)
+        if not usages:
+            missing.append(name)
+        for action in command._actions:
             for flag in action.option_strings:
-                if flag not in ("-h", "--help"):
-                    documented = re.search(rf"`codecatalog {name} [^`]*{flag}", readme)
-                    assert documented, f"{name} {flag}"
+                if flag in ("-h", "--help"):
+                    continue
+                whole = re.compile(rf"{re.escape(flag)}(?![\w-])")
+                documented = [u for u in usages if whole.search(u)]
+                if not documented:
+                    missing.append(f"{name} {flag}")
+                missing += [
+                    f"{name} {flag} {choice}"
+                    for choice in action.choices or ()
+                    if documented and not any(str(choice) in u for u in documented)
+                ]
+    return missing
+
+
+def test_every_command_and_option_is_documented_in_the_readme() -> None:
+    assert undocumented(README.read_text(encoding="utf-8"), build_parser()) == []
+
+
+def test_an_undocumented_command_option_or_choice_is_found() -> None:
+    parser = argparse.ArgumentParser(prog="codecatalog")
+    sub = parser.add_subparsers(dest="command")
+    diff = sub.add_parser("diff")
+    diff.add_argument("--format", choices=["table", "csv", "json"])
+    diff.add_argument("--source")
+    diff.add_argument("--sources")
+    sub.add_parser("versions")
+    readme = "| `codecatalog diff SOURCE FROM TO [--format table\\|csv] [--sources FILE]` | … |"
+    assert undocumented(readme, parser) == ["diff --format json", "diff --source", "versions"]
+
+
+def test_every_command_help_has_an_example(capsys: pytest.CaptureFixture) -> None:
+    for name in _commands():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        shown = capsys.readouterr().out
+        assert re.search(rf"^examples?:\n  codecatalog {name} ", shown, re.MULTILINE), name
 
 
 def test_refresh_prints_what_it_published(

@@ -1,22 +1,28 @@
-"""The `codecatalog` command: refresh a release, diff two loaded versions, ask which policy rows
-name retired codes, generate samples."""
+"""The `codecatalog` command: refresh a release; read what is loaded (versions, a key's history,
+the record in force on a date, any two versions' net change, read-only SQL); ask which policy rows
+name retired codes; generate samples."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codecatalog import sources
 from codecatalog.errors import CodecatalogError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
+    import duckdb
+
     from codecatalog.pipeline import RefreshResult
 
 EXIT_REFUSED = 2
@@ -113,17 +119,24 @@ def _print_result(result: RefreshResult) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """Print the changes between two loaded versions."""
-    from codecatalog import warehouse
+    """Print the net change between any two loaded versions (FROM earlier than TO): a key absent
+    from both does not appear, one revised twice shows FROM's value and TO's, a key absent in
+    FROM and already terminated in TO is `added` and `retired`; `source_action` is TO's own
+    action. The release's own actions cover one step, so when versions are loaded between FROM
+    and TO a line on stderr says the reconciliation is omitted."""
+    from codecatalog import queries
     from codecatalog.diff.changes import changes_between
-    from codecatalog.sources import source
 
-    con = warehouse.open_reader(_warehouse(args.warehouse))
-    try:
-        cfg = warehouse.stored_declaration(con, args.source) or source(args.source)
+    with _reader(args) as con:
+        cfg = queries.declaration(con, args.source)
         changes = changes_between(con, cfg, args.from_version, args.to_version)
-    finally:
-        con.close()
+        between = queries.versions_between(con, cfg.name, args.from_version, args.to_version)
+    if between:
+        print(
+            f"note: reconciliation omitted: {args.from_version} does not immediately precede "
+            f"{args.to_version} ({', '.join(r.version for r in between)} loaded between them)",
+            file=sys.stderr,
+        )
     if args.format == "csv":
         changes.to_csv(sys.stdout, index=False, lineterminator="\n")
     elif args.format == "json":
@@ -135,6 +148,169 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         print("no changes")
     return 0
+
+
+@contextmanager
+def _reader(args: argparse.Namespace) -> Iterator[duckdb.DuckDBPyConnection]:
+    from codecatalog import warehouse
+
+    con = warehouse.open_reader(_warehouse(args.warehouse))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    """List the loaded versions of a source in effective-date order: effective date, correction
+    number, when loaded, catalog rows, whether published, the change counts of its step (from
+    its published changes, else recomputed; `since` names the version compared with), and which
+    versions `latest.json` and `current.json` name."""
+    from codecatalog import queries
+
+    with _reader(args) as con:
+        cfg = queries.declaration(con, args.source)
+        found = queries.versions(con, _warehouse(args.warehouse), cfg)
+    _print_rows([v.row() for v in found], args.format)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print every change of one key across all loaded versions, oldest first: added, retired,
+    reactivated, descriptor_revised, descriptor_editorial, attribute_changed with the field, old
+    and new value, the effective date and the release's own action (HCPCS ACTION CD, CPT
+    history). Each step is what `diff` gives for the two neighbouring versions. A composite key
+    is given joined with `|`."""
+    from codecatalog import queries, warehouse
+
+    with _reader(args) as con:
+        cfg = queries.declaration(con, args.source)
+        events = queries.history(con, cfg, args.key)
+        releases = warehouse.loaded_releases(con, cfg.name)
+        first = queries.first_state(queries.key_rows(con, cfg, args.key), releases[0])
+    if args.format != "table":
+        _print_rows(events, args.format)
+        return 0
+    print(f"{cfg.name} {args.key}: {first} in {releases[0].version} (the first loaded version)")
+    if not events:
+        print(f"no changes since {releases[0].version}")
+        return 0
+    rows = [
+        {
+            "version": e["to_version"],
+            "effective_date": e["effective_date"],
+            "change_type": e["change_type"],
+            "source_action": e["source_action"],
+            "change": _describe_change(e),
+        }
+        for e in events
+    ]
+    _print_rows(rows, "table")
+    return 0
+
+
+def _describe_change(event: Mapping[str, Any]) -> str:
+    """`field: old → new` for a field change; the successors of a retirement."""
+    if event["field"] is None:
+        return f"replaced by {event['new_value']}" if event["new_value"] else ""
+    old, new = (_quoted(event[c]) for c in ("old_value", "new_value"))
+    return f"{event['field']}: {old} → {new}"
+
+
+def _quoted(value: object) -> str:
+    return "(none)" if value is None else json.dumps(str(value), ensure_ascii=False)
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    """Print the record of one key in force on a date (default today): the version in force
+    then and the key's row in it, or `KEY is not active on DATE (retired on …, replaced by …)`.
+    A key that is in no loaded version, or only in later ones, exits 2."""
+    from codecatalog import queries
+
+    on = queries.parse_date(args.as_of, "--as-of") if args.as_of else date.today()
+    with _reader(args) as con:
+        cfg = queries.declaration(con, args.source)
+        found = queries.lookup(con, cfg, args.key, on)
+    head = {
+        "codeset": found.codeset,
+        "key": found.key,
+        "as_of": found.as_of,
+        "version": found.version,
+        "version_effective_date": found.version_effective_date,
+        "active": found.active,
+        "retired_on": found.retired_on,
+        "successors": found.successors,
+        "note": found.note,
+    }
+    if args.format == "json":
+        _write_json({**head, "record": found.record})
+    elif args.format == "csv":
+        _print_rows([{**head, **{f"record.{k}": v for k, v in found.record.items()}}], "csv")
+    else:
+        print(found.sentence)
+        print(found.in_force)
+        width = max((len(k) for k in found.record), default=0)
+        for name, value in found.record.items():
+            print(f"  {name:<{width}}  {_cell(value)}".rstrip())
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """Run one SQL SELECT against the reader file on a read-only connection with external access
+    disabled and the configuration locked: writes, `COPY … TO`, `ATTACH`, `INSTALL` and `LOAD`
+    are refused (exit 2) and the warehouse is untouched. Tables: `releases`,
+    `<source>_catalog` (rows with `_from`/`_to` release orders), `findings`, … (see the README's
+    "Warehouse")."""
+    from codecatalog import queries
+
+    result = queries.query(_warehouse(args.warehouse), args.sql)
+    rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    if args.format == "table" and not rows:
+        print("(no rows)")
+        return 0
+    _print_rows(rows, args.format, result.columns)
+    return 0
+
+
+def _print_rows(
+    rows: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None
+) -> None:
+    """Rows as an aligned table (values in full), CSV with a header, or a JSON array."""
+    names = list(columns if columns is not None else (rows[0] if rows else {}))
+    if fmt == "json":
+        _write_json([{k: row[k] for k in names} for row in rows])
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([[_cell(row[k]) for k in names] for row in rows])
+    else:
+        cells = [names, *([_cell(row[k]) for k in names] for row in rows)]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(names))]
+        for line in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _write_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=_json_value)
+    sys.stdout.write("\n")
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
@@ -162,6 +338,45 @@ def cmd_findings(args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
     finally:
         con.close()
+    return 0
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    """A practice's own code list (chargemaster or fee schedule, CSV or XLSX) against every
+    loaded code set on a date: retired codes with their successors, unknown and unchecked ones,
+    codes revised since --since, and the policy rows that name its retired or unknown codes."""
+    from codecatalog import warehouse
+    from codecatalog.impact import (
+        impact,
+        read_practice_list,
+        render_html,
+        render_table,
+        write_csv,
+    )
+    from codecatalog.queries import parse_date
+
+    on = parse_date(args.as_of, "--as-of") if args.as_of else date.today()
+    since = parse_date(args.since, "--since") if args.since else None
+    practice = read_practice_list(Path(args.file), column=args.column)
+    con = warehouse.open_reader(_warehouse(args.warehouse))
+    try:
+        result = impact(con, practice, on, since)
+    finally:
+        con.close()
+    if args.format == "csv":
+        buffer = io.StringIO(newline="")
+        write_csv(result, buffer)
+        text = buffer.getvalue()
+    elif args.format == "json":
+        text = json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+    elif args.format == "html":
+        text = render_html(result)
+    else:
+        text = render_table(result)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -204,9 +419,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     warehouse_help = "warehouse directory (default: $CODECATALOG_WAREHOUSE or ./warehouse)"
     sources_help = "TOML file declaring more sources (repeatable; also $CODECATALOG_SOURCES)"
+    format_help = "table (default), csv or json"
 
-    refresh = sub.add_parser(
-        "refresh", help="load one release and publish it", description=cmd_refresh.__doc__
+    def command(name: str, help: str, func: Any, *examples: str) -> argparse.ArgumentParser:
+        lines = "\n".join(f"  codecatalog {name} {e}" for e in examples)
+        return sub.add_parser(
+            name,
+            help=help,
+            description=func.__doc__,
+            epilog=f"example{'s' if len(examples) > 1 else ''}:\n{lines}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    def common(
+        command: argparse.ArgumentParser, func: Any, formats: Sequence[str] | None = None
+    ) -> None:
+        if formats is not None:
+            command.add_argument("--format", choices=formats, default=formats[0], help=format_help)
+        command.add_argument("--warehouse", help=warehouse_help)
+        command.add_argument(
+            "--sources", action="append", type=Path, metavar="FILE", help=sources_help
+        )
+        command.set_defaults(func=func)
+
+    read_formats = ("table", "csv", "json")
+
+    refresh = command(
+        "refresh",
+        "load one release and publish it",
+        cmd_refresh,
+        "cpt warehouse/samples/cpt-2026 --version 2026",
+        "hcpcs 2020-07_anweb.xlsx --version 2020Q3 --transactions 2020-07_trans_alpha.xlsx",
     )
     refresh.add_argument("source", help="code set, e.g. cpt")
     refresh.add_argument("path", help="release directory, zip file, single file or http(s) URL")
@@ -215,7 +458,6 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--transactions", help="HCPCS transaction report (xlsx path or URL) for quarterly files"
     )
-    refresh.add_argument("--warehouse", help=warehouse_help)
     runner = refresh.add_mutually_exclusive_group()
     runner.add_argument(
         "--plain", action="store_true", help="run the steps in-process, without Prefect"
@@ -237,24 +479,62 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load even if more than the declared max_vanished share of active keys vanish",
     )
-    refresh.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
-    refresh.set_defaults(func=cmd_refresh)
+    common(refresh, cmd_refresh)
 
-    diff = sub.add_parser(
-        "diff", help="changes between two loaded versions", description=cmd_diff.__doc__
+    versions = command(
+        "versions", "loaded versions with dates, row and change counts", cmd_versions, "cpt"
+    )
+    versions.add_argument("source", help="code set, e.g. cpt")
+    common(versions, cmd_versions, read_formats)
+
+    history = command(
+        "history",
+        "every change of one key across the loaded versions",
+        cmd_history,
+        "cpt 97383",
+        "ncci_ptp 'practitioner|33904|26040' --format csv",
+    )
+    history.add_argument("source", help="code set, e.g. cpt")
+    history.add_argument("key", help="the key; composite keys joined with |")
+    common(history, cmd_history, read_formats)
+
+    lookup = command(
+        "lookup",
+        "the record of one key in force on a date",
+        cmd_lookup,
+        "cpt 97383 --as-of 2025-03-01",
+        "hcpcs G0202 --format json",
+    )
+    lookup.add_argument("source", help="code set, e.g. cpt")
+    lookup.add_argument("key", help="the key; composite keys joined with |")
+    lookup.add_argument("--as-of", metavar="DATE", help="the date, YYYY-MM-DD (default: today)")
+    common(lookup, cmd_lookup, read_formats)
+
+    diff = command(
+        "diff",
+        "net change between any two loaded versions",
+        cmd_diff,
+        "cpt 2024 2026 --format csv",
     )
     diff.add_argument("source", help="code set, e.g. cpt")
     diff.add_argument("from_version", metavar="FROM", help="earlier version")
     diff.add_argument("to_version", metavar="TO", help="later version")
-    diff.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    diff.add_argument("--warehouse", help=warehouse_help)
-    diff.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
-    diff.set_defaults(func=cmd_diff)
+    common(diff, cmd_diff, read_formats)
 
-    findings = sub.add_parser(
+    query = command(
+        "query",
+        "read-only SQL against the reader file",
+        cmd_query,
+        "\"SELECT version, effective_date, row_count FROM releases WHERE codeset = 'cpt'\"",
+    )
+    query.add_argument("sql", metavar="SQL", help="one SELECT statement")
+    common(query, cmd_query, read_formats)
+
+    findings = command(
         "findings",
-        help="policy rows naming codes retired or unknown on a date",
-        description=cmd_findings.__doc__,
+        "policy rows naming codes retired or unknown on a date",
+        cmd_findings,
+        "--as-of 2026-04-01 --source ncci_ptp",
     )
     findings.add_argument(
         "--as-of", required=True, metavar="DATE", help="the date of service, YYYY-MM-DD"
@@ -262,29 +542,42 @@ def build_parser() -> argparse.ArgumentParser:
     findings.add_argument(
         "--source", action="append", help="only this policy source (repeatable; default: all)"
     )
-    findings.add_argument("--format", choices=["text", "csv", "json"], default="text")
-    findings.add_argument("--warehouse", help=warehouse_help)
-    findings.add_argument(
-        "--sources", action="append", type=Path, metavar="FILE", help=sources_help
-    )
-    findings.set_defaults(func=cmd_findings)
+    common(findings, cmd_findings, ("text", "csv", "json"))
 
-    current = sub.add_parser(
-        "current",
-        help="point each source's current.json at its version in force today",
-        description=cmd_current.__doc__,
+    impact = command(
+        "impact",
+        "a practice's own code list against the loaded code sets on a date",
+        cmd_impact,
+        "fee_schedule.csv --as-of 2026-03-01 --since 2025-01-01",
+        "chargemaster.xlsx --column 'CPT Code' --format html --out impact.html",
     )
-    current.add_argument("--warehouse", help=warehouse_help)
+    impact.add_argument(
+        "file", help="the practice's code list: CSV (or other delimited text) or XLSX"
+    )
+    impact.add_argument("--as-of", metavar="DATE", help="the date, YYYY-MM-DD (default: today)")
+    impact.add_argument(
+        "--since", metavar="DATE", help="also list the codes revised since this date, YYYY-MM-DD"
+    )
+    impact.add_argument("--column", help="the header of the code column (default: detected)")
+    impact.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    common(impact, cmd_impact, ("table", "csv", "json", "html"))
+
+    current = command(
+        "current",
+        "point each source's current.json at its version in force today",
+        cmd_current,
+        "--warehouse warehouse",
+    )
     current.add_argument(
         "--wait", type=float, metavar="SECONDS", help="how long to wait for a running refresh"
     )
-    current.add_argument("--sources", action="append", type=Path, metavar="FILE", help=sources_help)
-    current.set_defaults(func=cmd_current)
+    common(current, cmd_current)
 
-    samples = sub.add_parser(
+    samples = command(
         "samples",
-        help="generate synthetic CPT releases and ground truth",
-        description=cmd_samples.__doc__,
+        "generate synthetic CPT releases and ground truth",
+        cmd_samples,
+        "warehouse/samples --years 2024 2025 2026 --policy",
     )
     samples.add_argument("out", help="output directory")
     samples.add_argument("--years", type=int, nargs="+", required=True)

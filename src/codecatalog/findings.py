@@ -19,7 +19,7 @@ Codes found active give no finding. Everything runs in SQL: distinct codes are l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,6 +41,7 @@ LISTED_CODES = 2000  # retired/unknown codes (and unchecked reasons) listed in t
 LISTED_KEYS = 5  # keys shown per listed code
 
 _CODES = "_finding_codes"  # temporary: the distinct codes of the version
+CODES_TABLE = _CODES  # what `code_findings_sql` reads: other callers fill it with their codes
 _FOUND = "_finding_codes_found"  # temporary: one finding per code and code set
 
 
@@ -151,15 +152,7 @@ def insert_findings(
         f"CREATE OR REPLACE TEMP TABLE {_CODES} AS SELECT DISTINCT _code FROM ({refs}) "
         "WHERE _code IS NOT NULL"
     )
-    parts = [_unclaimed_sql(checks)]
-    for check in checks:
-        if check.reason is None:
-            assert check.release is not None
-            parts.append(_lookup_sql(code_sets[check.name], check.shape, check.release))
-        else:
-            parts.append(_unchecked_sql(check))
-    union = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {union}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {code_findings_sql(checks, code_sets)}")
     con.execute(
         f"""INSERT INTO {target} ({", ".join(quote(c) for c in FINDING_COLUMNS)})
         SELECT {literal(cfg.name)}, {literal(release.version)}, r._key, r._column, r._code,
@@ -168,6 +161,22 @@ def insert_findings(
     )
     con.execute(f"DROP TABLE {_FOUND}")
     con.execute(f"DROP TABLE {_CODES}")
+
+
+def code_findings_sql(checks: Sequence[CodeSetCheck], code_sets: Mapping[str, SourceConfig]) -> str:
+    """SQL: the findings of the distinct codes in temporary table CODES_TABLE (one VARCHAR column
+    `_code`, filled by the caller) as rows (_code, code_set, code_set_version, finding,
+    retired_on, successors, reason). Codes no check claims are `unchecked`; a claimed code is
+    looked up in its set's version (`retired`, `unknown`; an active code gives no row), or is
+    `unchecked` with the check's reason."""
+    parts = [_unclaimed_sql(list(checks))]
+    for check in checks:
+        if check.reason is None:
+            assert check.release is not None
+            parts.append(_lookup_sql(code_sets[check.name], check.shape, check.release))
+        else:
+            parts.append(_unchecked_sql(check))
+    return " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
 
 
 def references_sql(cfg: SourceConfig, order: int, on: date) -> str:
