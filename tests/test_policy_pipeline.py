@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+import declared_sources
 import pytest
 from warehouse_state import attempts
 
@@ -18,7 +19,6 @@ from codecatalog.cli import main
 from codecatalog.errors import Failure, ValidationFailed
 from codecatalog.intervals import rows_at
 from codecatalog.pipeline import point_current_all, refresh
-from codecatalog.sources import use_sources
 from codecatalog.warehouse import open_reader
 
 DECLARATION = """
@@ -66,12 +66,8 @@ Q2 = [
 
 @pytest.fixture
 def declared(tmp_path: Path) -> Iterator[Path]:
-    toml = tmp_path / "tariff.toml"
-    toml.write_text(DECLARATION)
-    (tmp_path / "tariff.yaml").write_text("schema_type: dataframe\ncolumns: {}\n")
-    use_sources([toml])
-    yield toml
-    use_sources([])
+    with declared_sources.declared(tmp_path, DECLARATION) as toml:
+        yield toml
 
 
 def csv_file(path: Path, rows: list[str]) -> Path:

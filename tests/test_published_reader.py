@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from declared_sources import declared
 
 from codecatalog.pipeline import refresh
 from codecatalog.publish import (
@@ -28,7 +29,6 @@ from codecatalog.publish import (
     version_dir,
 )
 from codecatalog.published import PublishedError, open_version
-from codecatalog.sources import use_sources
 
 # The columns as README "Published catalog" documents them.
 CATALOG_COLUMNS = [
@@ -333,12 +333,8 @@ rate = "Rate"
 
 @pytest.fixture
 def tariff(tmp_path: Path) -> Iterator[Path]:
-    toml = tmp_path / "tariff.toml"
-    toml.write_text(TARIFF)
-    (tmp_path / "tariff.yaml").write_text("schema_type: dataframe\ncolumns: {}\n")
-    use_sources([toml])
-    yield toml
-    use_sources([])
+    with declared(tmp_path, TARIFF) as toml:
+        yield toml
 
 
 def test_a_composite_key_source(tariff: Path, tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from declared_sources import declared
 
 from codecatalog import queries
 from codecatalog.cli import EXIT_REFUSED, main
 from codecatalog.diff.changes import CHANGE_COLUMNS, changes_between
 from codecatalog.pipeline import refresh
-from codecatalog.sources import source, use_sources
+from codecatalog.sources import source
 from codecatalog.warehouse import loaded_releases, open_reader
 
 HCPCS = Path(__file__).parent / "cases" / "hcpcs"
@@ -347,12 +348,8 @@ TARIFF_RELEASES = {
 
 @pytest.fixture
 def tariff_wh(tmp_path: Path) -> Iterator[Path]:
-    toml = tmp_path / "tariff.toml"
-    toml.write_text(TARIFF)
-    (tmp_path / "tariff.yaml").write_text("schema_type: dataframe\ncolumns: {}\n")
-    use_sources([toml])
     wh = tmp_path / "wh"
-    try:
+    with declared(tmp_path, TARIFF):
         for version, rows in TARIFF_RELEASES.items():
             path = tmp_path / f"tariff_{version}.csv"
             path.write_text("\r\n".join([TARIFF_HEADER, *rows]) + "\r\n")
@@ -360,8 +357,6 @@ def tariff_wh(tmp_path: Path) -> Iterator[Path]:
                 "tariff", str(path), version, warehouse_dir=wh, clock=lambda: datetime(2026, 9, 1)
             )
         yield wh
-    finally:
-        use_sources([])
 
 
 def test_net_change_between_any_two_versions(
