@@ -51,7 +51,7 @@ def test_version_directory_and_manifest(loaded_warehouse: Path, samples: Path) -
     names = ["catalog", "changes", "clinician_descriptors"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted(
         [f"{n}.{ext}" for n in names for ext in ("csv", "parquet")]
-        + ["codesystem.json", "datapackage.json", "manifest.json", "report.md"]
+        + ["codesystem.json", "datapackage.json", "manifest.json", "report.html", "report.md"]
     )
 
     manifest = json.loads((version_dir / "manifest.json").read_text())

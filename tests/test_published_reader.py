@@ -118,6 +118,20 @@ def json_resource(directory: Path, stem: str) -> dict[str, Any]:
     }
 
 
+def html_resource(directory: Path) -> dict[str, Any]:
+    page = directory / "report.html"
+    return {
+        "$schema": PROFILES + "dataresource.json",
+        "name": "report-html",
+        "path": "report.html",
+        "format": "html",
+        "mediatype": "text/html",
+        "encoding": "utf-8",
+        "bytes": page.stat().st_size,
+        "hash": f"sha256:{sha256(page)}",
+    }
+
+
 def report_resource(directory: Path) -> dict[str, Any]:
     report = directory / "report.md"
     return {
@@ -151,6 +165,7 @@ def test_datapackage_of_cpt_2026(loaded_warehouse: Path) -> None:
             *table_resources(directory, "changes", CHANGE_COLUMNS, None),
             json_resource(directory, "codesystem"),  # the FHIR CodeSystem (tests/test_fhir.py)
             report_resource(directory),
+            html_resource(directory),  # tests/test_report_html.py
         ],
     }
     manifest = json.loads((directory / "manifest.json").read_text())

@@ -389,3 +389,20 @@ def test_table_source_findings_and_hcpcs_charts(tmp_path: Path) -> None:
     assert 'id="reconciliation"' in hcpcs_html
     assert "descriptors are shown in full" in hcpcs_page.licence
     assert hcpcs_page.tables  # HCPCS 2017 → 2018 has changes
+
+
+def test_tables_shrink_to_keep_the_page_under_the_size_limit(
+    render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codecatalog.report_html as report_html
+
+    full = render(include_licensed=True)
+    limit = len(full.encode("utf-8")) - 40_000
+    monkeypatch.setattr(report_html, "SIZE_LIMIT", limit)
+    html = render(include_licensed=True)
+    page = Page(html)
+    assert len(html.encode("utf-8")) <= limit
+    assert page.left_out  # the biggest tables now leave rows out, and say so
+    for name, sentence in page.left_out.items():
+        shown = len(page.tables[name])
+        assert shown < MAX_ROWS and f"first {shown:,} of" in sentence

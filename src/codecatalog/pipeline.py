@@ -68,6 +68,7 @@ from codecatalog.report import (
     render_report,
     summarise_changes,
 )
+from codecatalog.report_html import render_report_html
 from codecatalog.sources import SourceConfig, source, tracked_identity
 from codecatalog.sql import first, quote
 from codecatalog.stated_version import check_stated_version
@@ -472,6 +473,7 @@ def publish_step(
         + (f" (was {before[name]})" if name in before and before[name] != value else "")
         for name, value in values.items()
     ]
+    notes = [*notes, *(f"stated once for the release: {line}" for line in stated)]
     report = render_report(
         title=cfg.title,
         codeset=codeset,
@@ -483,9 +485,21 @@ def publish_step(
         reconciliation=comparison.reconciliation,
         table_reconciliation=comparison.table_reconciliation,
         warnings=[str(w) for w in warnings],
-        notes=[*notes, *(f"stated once for the release: {line}" for line in stated)],
+        notes=notes,
         has_actions=bool(cfg.source_action),
         findings=findings_summary(con, codeset, version),
+    )
+    report_html = render_report_html(
+        con,
+        cfg,
+        version,
+        comparison.table,
+        comparison.previous,
+        published_root=root,
+        reconciliation=comparison.reconciliation,
+        table_reconciliation=comparison.table_reconciliation,
+        warnings=[str(w) for w in warnings],
+        notes=notes,
     )
     publication = Publication(
         codeset=codeset,
@@ -501,6 +515,7 @@ def publish_step(
         release_values=values if cfg.release_values else None,
         keys=keys,
         documents=code_system_documents(con, cfg, version),
+        report_html=report_html,
     )
     return Staged(stage_version(con, root, publication, clock()), target)
 

@@ -1,8 +1,9 @@
 """Publish one version as an immutable directory, then move the `latest.json` pointer atomically.
 
 Layout (DESIGN.md §5): `<root>/<codeset>/<version>/` holding catalog, details, changes (parquet and
-csv), report.md, any extra JSON documents (`codesystem.json`), datapackage.json (a Frictionless Data
-Package describing every file, with a Table Schema per table) and manifest.json;
+csv), report.md and report.html, any extra JSON documents (`codesystem.json`), datapackage.json
+(a Frictionless Data Package describing every file, with a Table Schema per table) and
+manifest.json;
 `<root>/<codeset>/latest.json` names the newest loaded version, `current.json` the newest one in
 force (by effective date) when it was last written. `codecatalog.published` reads them back.
 """
@@ -69,6 +70,7 @@ class Publication:
     keys: dict[str, list[str]] = field(default_factory=dict)
     # extra JSON files written as `<name>` (e.g. `codesystem.json`), listed and hashed like the rest
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    report_html: str | None = None  # the change report as one self-contained page
 
 
 def version_dir(root: Path, codeset: str, version: str) -> Path:
@@ -105,7 +107,7 @@ def stage_version(
     `place_version` renames it into place. Nothing is left behind when writing fails.
     """
     parent = Path(root) / publication.codeset
-    reserved = {"report.md", DATAPACKAGE, "manifest.json"} | {
+    reserved = {"report.md", "report.html", DATAPACKAGE, "manifest.json"} | {
         f"{stem}{suffix}" for stem in publication.tables for suffix in (".parquet", ".csv")
     }
     for name in publication.documents:
@@ -130,6 +132,9 @@ def stage_version(
             }
             (staging / "report.md").write_text(publication.report_md, encoding="utf-8")
             written(staging / "report.md")
+            if publication.report_html is not None:
+                (staging / "report.html").write_text(publication.report_html, encoding="utf-8")
+                written(staging / "report.html")
             for name, document in publication.documents.items():
                 _write_json(staging / name, document)
                 written(staging / name)
@@ -254,6 +259,17 @@ def datapackage(
             "encoding": "utf-8",
         }
     )
+    if publication.report_html is not None:
+        resources.append(
+            {
+                "$schema": RESOURCE_PROFILE,
+                "name": "report-html",
+                "path": "report.html",
+                "format": "html",
+                "mediatype": "text/html",
+                "encoding": "utf-8",
+            }
+        )
     return {
         "$schema": PACKAGE_PROFILE,
         "name": _resource_name(f"{publication.codeset}-{publication.version}"),
