@@ -58,7 +58,7 @@ demo: $(BIN)/codecatalog
 	fi; \
 	echo "warehouse: $(WAREHOUSE)/codecatalog.duckdb (the reader file: open it read-only any time)"; \
 	echo "catalog:   $(WAREHOUSE)/published/cpt/latest.json -> $$(sed -n 's/.*"version": "\(.*\)".*/\1/p' $(WAREHOUSE)/published/cpt/latest.json)"; \
-	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md"; \
+	echo "report:    $(WAREHOUSE)/published/cpt/$(lastword $(YEARS))/report.md (and report.html: open it in a browser)"; \
 	echo "payer:     $(WAREHOUSE)/published/northwind_pa/$(lastword $(PAYER_QUARTERS))/report.md" \
 	  "(changes and findings of a declared policy file, $(PAYER))"; \
 	echo "NCCI:      $(WAREHOUSE)/published/ncci_ptp/$(lastword $(POLICY_QUARTERS))/report.md" \

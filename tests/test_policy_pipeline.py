@@ -231,3 +231,18 @@ def test_current_before_any_version_is_in_force(declared: Path, tmp_path: Path) 
     assert pointer(wh, "latest") == "2026Q1"
     assert point_current_all(wh, clock=lambda: clock(date(2025, 12, 31))) == {"tariff": None}
     assert not (wh / "published" / "tariff" / "current.json").exists()
+
+
+def test_a_refresh_tells_each_step_as_it_starts(declared: Path, tmp_path: Path) -> None:
+    steps: list[str] = []
+    path = csv_file(tmp_path / "q1.csv", Q1)
+    refresh("tariff", str(path), "2026Q1", warehouse_dir=tmp_path / "wh", progress=steps.append)
+    assert steps == [
+        f"fetching {path}",
+        "reading q1.csv",
+        "validating",
+        "waiting for the warehouse",
+        "loading tariff 2026Q1",
+        "comparing with the previous version",
+        "publishing",
+    ]

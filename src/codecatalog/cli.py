@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -66,18 +66,33 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             request.allow_shrink,
         )
     else:
-        result = pipeline.refresh(
-            request.codeset,
-            request.source_uri,
-            request.version.label,
-            warehouse_dir=warehouse_dir,
-            effective=request.effective,
-            transactions=request.transactions,
-            wait=args.wait,
-            allow_shrink=request.allow_shrink,
-        )
+        with _progress() as progress:
+            result = pipeline.refresh(
+                request.codeset,
+                request.source_uri,
+                request.version.label,
+                warehouse_dir=warehouse_dir,
+                effective=request.effective,
+                transactions=request.transactions,
+                wait=args.wait,
+                allow_shrink=request.allow_shrink,
+                progress=progress,
+            )
     _print_result(result)
     return 0
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None] | None]:
+    """On a terminal, a spinner on stderr naming the refresh step under way (a 5M-row source
+    takes tens of seconds); elsewhere nothing, so that logs and pipes stay clean."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("starting") as status:
+        yield lambda step: status.update(f"{step} …")
 
 
 def _use_prefect(*, force: bool) -> bool:

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
@@ -739,30 +739,40 @@ def refresh(
     wait: float | None = None,
     allow_shrink: bool = False,
     clock: Clock = utc_now,
+    progress: Callable[[str], None] | None = None,
 ) -> RefreshResult:
     """Fetch, read, validate, load, diff, report and publish one release, without Prefect.
 
     `transactions` is a separate transaction report (HCPCS quarterly files), path or URL; `wait`
-    how long to wait for another writer (default $CODECATALOG_WRITER_WAIT or 60 s).
+    how long to wait for another writer (default $CODECATALOG_WRITER_WAIT or 60 s); `progress`
+    is told each step as it starts (the CLI shows it on a terminal).
 
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
     failed attempt in `load_attempts`; loaded releases and published files stay as they were.
     """
     warehouse_dir = Path(warehouse_dir)
     with recorded_refusal(warehouse_dir, Attempt(codeset, version, source_uri), clock) as attempt:
+        step = progress or (lambda _: None)
         request = Request.parse(codeset, source_uri, version, effective, transactions, allow_shrink)
+        step(f"fetching {source_uri}")
         path = fetch_step(source_uri, warehouse_dir)
         extra = fetch_step(transactions, warehouse_dir) if transactions else None
         with staging_area(warehouse_dir, source(codeset).family == "table") as staging:
+            step(f"reading {path.name}")
             release = read_step(codeset, path, extra, staging)
             attempt.content_sha256 = release.content_sha256
+            step("validating")
             warnings = validate_step(request, release)
             root = published_root(warehouse_dir)
+            step("waiting for the warehouse")
             with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
                 recovered = recover_step(writer, root, codeset, clock)
                 with landing(writer, root, codeset, version, clock) as landed:
+                    step(f"loading {codeset} {version}")
                     loaded = load_step(writer.con, request, release, warnings, clock)
+                    step("comparing with the previous version")
                     comparison = diff_step(writer.con, codeset, version)
+                    step("publishing")
                     landed.staged = publish_step(
                         writer.con,
                         root,
