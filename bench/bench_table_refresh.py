@@ -258,18 +258,18 @@ def checkpointed_size(warehouse: Path, logs: Path) -> int:
     return size
 
 
-def prepare_baselines(q1: Path, prep: Path) -> tuple[Path, Path]:
-    """The floor's Q1 DuckDB file and the naive pipeline's Q1 Parquet (blank cells as "")."""
+def prepare_baselines(q1_sql: str, prep: Path, parquet: str = "*") -> tuple[Path, Path]:
+    """The floor's Q1 DuckDB file (table `q1` from the query `q1_sql`) and the naive pipeline's
+    Q1 Parquet (the columns `parquet` of it)."""
     floor_db, q1_parquet = prep / "floor_q1.duckdb", prep / "q1.parquet"
-    text = ", ".join(f"coalesce({c}, '') AS {c}" for c in ncci_gen.COLUMNS)
     script = f"""
 import duckdb
 
 con = duckdb.connect({str(floor_db)!r})
 con.execute("SET enable_progress_bar = false")
-con.execute("CREATE TABLE q1 AS SELECT * FROM {read_csv_sql(q1)}")
+con.execute('''CREATE TABLE q1 AS {q1_sql}''')
 con.execute("CHECKPOINT")
-con.execute("COPY (SELECT {text} FROM q1) TO '{q1_parquet}' (FORMAT parquet)")
+con.execute("COPY (SELECT {parquet} FROM q1) TO '{q1_parquet}' (FORMAT parquet)")
 con.close()
 """
     run = run_process(python_script(script), prep / "baselines", "prepare", 0)
@@ -397,7 +397,11 @@ def single_scenario(work: Path, rows: int, seed: int) -> Scenario:
         q1,
         q2,
         q2.stat().st_size / 1e6,
-        lambda prep: prepare_baselines(q1, prep),
+        lambda prep: prepare_baselines(
+            f"SELECT * FROM {read_csv_sql(q1)}",
+            prep,
+            ", ".join(f"coalesce({c}, '') AS {c}" for c in ncci_gen.COLUMNS),  # blank cells as ""
+        ),
         lambda out: floor_script(f"SELECT * FROM {read_csv_sql(q2)}", KEY, out),
         lambda q1_parquet, out: naive_script(q1_parquet, q2, out),
         ours_command,
@@ -552,25 +556,6 @@ changes.to_csv({str(out)!r} + "/changes.csv", index=False)
 """
 
 
-def ncci_prepare(q1: Path, prep: Path) -> tuple[Path, Path]:
-    """The floor's Q1 DuckDB table and the naive pipeline's Q1 Parquet, one row per key."""
-    floor_db, q1_parquet = prep / "floor_q1.duckdb", prep / "q1.parquet"
-    script = f"""
-import duckdb
-
-con = duckdb.connect({str(floor_db)!r})
-con.execute("SET enable_progress_bar = false")
-con.execute('''CREATE TABLE q1 AS {ncci_read_sql(q1)}''')
-con.execute("CHECKPOINT")
-con.execute("COPY q1 TO '{q1_parquet}' (FORMAT parquet)")
-con.close()
-"""
-    run = run_process(python_script(script), prep / "baselines", "prepare", 0)
-    if not run.ok:
-        raise SystemExit(f"preparing the baselines failed:\n{run.tail}")
-    return floor_db, q1_parquet
-
-
 def ncci_scenario(work: Path, rows: int, seed: int, findings: bool) -> Scenario:
     """The eight-part releases refreshed as `ncci_ptp` (findings excluded unless `findings`)."""
     from codecatalog.sources import builtin_schemas
@@ -590,7 +575,7 @@ def ncci_scenario(work: Path, rows: int, seed: int, findings: bool) -> Scenario:
         q1,
         q2,
         sum(p.stat().st_size for p in q2.glob("*.txt")) / 1e6,
-        lambda prep: ncci_prepare(q1, prep),
+        lambda prep: prepare_baselines(ncci_read_sql(q1), prep),
         lambda out: floor_script(ncci_read_sql(q2), NCCI_KEY, out),
         lambda q1_parquet, out: ncci_naive_script(schema, q1_parquet, q2, out),
         ours,

@@ -104,45 +104,18 @@ def table_resources(
     ]
 
 
-def json_resource(directory: Path, stem: str) -> dict[str, Any]:
-    document = directory / f"{stem}.json"
+def file_resource(directory: Path, name: str, path: str, mediatype: str) -> dict[str, Any]:
+    """A non-tabular resource as the data package describes it."""
+    file = directory / path
     return {
         "$schema": PROFILES + "dataresource.json",
-        "name": stem,
-        "path": f"{stem}.json",
-        "format": "json",
-        "mediatype": "application/json",
+        "name": name,
+        "path": path,
+        "format": path.rsplit(".", 1)[1],
+        "mediatype": mediatype,
         "encoding": "utf-8",
-        "bytes": document.stat().st_size,
-        "hash": f"sha256:{sha256(document)}",
-    }
-
-
-def html_resource(directory: Path) -> dict[str, Any]:
-    page = directory / "report.html"
-    return {
-        "$schema": PROFILES + "dataresource.json",
-        "name": "report-html",
-        "path": "report.html",
-        "format": "html",
-        "mediatype": "text/html",
-        "encoding": "utf-8",
-        "bytes": page.stat().st_size,
-        "hash": f"sha256:{sha256(page)}",
-    }
-
-
-def report_resource(directory: Path) -> dict[str, Any]:
-    report = directory / "report.md"
-    return {
-        "$schema": PROFILES + "dataresource.json",
-        "name": "report",
-        "path": "report.md",
-        "format": "md",
-        "mediatype": "text/markdown",
-        "encoding": "utf-8",
-        "bytes": report.stat().st_size,
-        "hash": f"sha256:{sha256(report)}",
+        "bytes": file.stat().st_size,
+        "hash": f"sha256:{sha256(file)}",
     }
 
 
@@ -163,9 +136,10 @@ def test_datapackage_of_cpt_2026(loaded_warehouse: Path) -> None:
                 ["code", "clinician_descriptor_id"],
             ),
             *table_resources(directory, "changes", CHANGE_COLUMNS, None),
-            json_resource(directory, "codesystem"),  # the FHIR CodeSystem (tests/test_fhir.py)
-            report_resource(directory),
-            html_resource(directory),  # tests/test_report_html.py
+            # the FHIR CodeSystem (tests/test_fhir.py), the reports (tests/test_report_html.py)
+            file_resource(directory, "codesystem", "codesystem.json", "application/json"),
+            file_resource(directory, "report", "report.md", "text/markdown"),
+            file_resource(directory, "report-html", "report.html", "text/html"),
         ],
     }
     manifest = json.loads((directory / "manifest.json").read_text())
