@@ -113,6 +113,26 @@ con.close()
 """
 
 
+def naive_diff_and_write(out: Path, blanks: str) -> str:
+    """The naive pipelines' common end: diff `old` and `new` by `key` in pandas (`blanks`: how
+    a column reads its missing values as blank) and write catalog and changes as Parquet and
+    CSV into `out`."""
+    return f"""
+merged = old.merge(new, on=key, how="outer", indicator=True, suffixes=("_old", "_new"))
+changed = merged["_merge"] != "both"
+for column in columns:
+    if column not in key:
+        changed |= merged[column + "_old"]{blanks} != merged[column + "_new"]{blanks}
+changes = merged[changed].copy()
+kinds = {{"left_only": "removed", "right_only": "added", "both": "changed"}}
+changes.insert(len(key), "change", changes.pop("_merge").map(kinds).astype(str))
+new.to_parquet({str(out)!r} + "/catalog.parquet", index=False)
+new.to_csv({str(out)!r} + "/catalog.csv", index=False)
+changes.to_parquet({str(out)!r} + "/changes.parquet", index=False)
+changes.to_csv({str(out)!r} + "/changes.csv", index=False)
+"""
+
+
 def naive_script(q1_parquet: Path, q2: Path, out: Path) -> str:
     """The naive pipeline: pandas and pandera, as one would write it without the warehouse."""
     return f"""
@@ -131,19 +151,7 @@ new = pd.read_csv(
 with open({str(SCHEMA)!r}, encoding="utf-8") as schema_file:
     schema = pa.DataFrameSchema.from_yaml(schema_file.read())
 schema.validate(new, lazy=True)
-merged = old.merge(new, on=key, how="outer", indicator=True, suffixes=("_old", "_new"))
-changed = merged["_merge"] != "both"
-for column in columns:
-    if column not in key:
-        changed |= merged[column + "_old"] != merged[column + "_new"]
-changes = merged[changed].copy()
-kinds = {{"left_only": "removed", "right_only": "added", "both": "changed"}}
-changes.insert(len(key), "change", changes.pop("_merge").map(kinds).astype(str))
-new.to_parquet({str(out)!r} + "/catalog.parquet", index=False)
-new.to_csv({str(out)!r} + "/catalog.csv", index=False)
-changes.to_parquet({str(out)!r} + "/changes.parquet", index=False)
-changes.to_csv({str(out)!r} + "/changes.csv", index=False)
-"""
+{naive_diff_and_write(out, blanks="")}"""
 
 
 def ours_command(release: Path, version: str, warehouse: Path) -> list[str]:
@@ -541,19 +549,7 @@ new["_rank"] = (new["deletion_date"] == "*").astype(int)
 new["_line"] = range(len(new))
 new = new.sort_values(["_rank", "deletion_date", "_line"]).drop_duplicates(key, keep="last")
 new = new.drop(columns=["_rank", "_line"]).sort_values(key, ignore_index=True)
-merged = old.merge(new, on=key, how="outer", indicator=True, suffixes=("_old", "_new"))
-changed = merged["_merge"] != "both"
-for column in columns:
-    if column not in key:
-        changed |= merged[column + "_old"].fillna("") != merged[column + "_new"].fillna("")
-changes = merged[changed].copy()
-kinds = {{"left_only": "removed", "right_only": "added", "both": "changed"}}
-changes.insert(len(key), "change", changes.pop("_merge").map(kinds).astype(str))
-new.to_parquet({str(out)!r} + "/catalog.parquet", index=False)
-new.to_csv({str(out)!r} + "/catalog.csv", index=False)
-changes.to_parquet({str(out)!r} + "/changes.parquet", index=False)
-changes.to_csv({str(out)!r} + "/changes.csv", index=False)
-"""
+{naive_diff_and_write(out, blanks=".fillna('')")}"""
 
 
 def ncci_scenario(work: Path, rows: int, seed: int, findings: bool) -> Scenario:

@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
+from test_table_reader import failures, write
 
-from codecatalog.errors import DecodeError, Failure, SourceLayoutError, ValidationFailed
+from codecatalog.errors import DecodeError, Failure, SourceLayoutError
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Evidence, Release
 from codecatalog.read.table import _find_text_header, read_table_release
@@ -46,18 +47,6 @@ def read(location: Path, cfg: SourceConfig, tmp_path: Path) -> tuple[list[tuple]
         assert columns == [c.name for c in cfg.columns] + ["_file", "_line"]
         rows = con.execute("SELECT * FROM catalog ORDER BY _file, _line").fetchall()
     return rows, release
-
-
-def failures(location: Path, cfg: SourceConfig, tmp_path: Path) -> list[Failure]:
-    with pytest.raises(ValidationFailed) as caught:
-        read_table_release(ReleaseArchive.open(location), cfg, tmp_path / "staging.duckdb")
-    return caught.value.failures
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def zip_of(path: Path, members: dict[str, bytes]) -> Path:
