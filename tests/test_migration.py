@@ -13,6 +13,7 @@ import pytest
 from codecatalog import warehouse
 from codecatalog.cli import main
 from codecatalog.diff.changes import changes_between
+from codecatalog.diff.normalise import descriptor_form
 from codecatalog.intervals import rows_at
 from codecatalog.pipeline import refresh
 from codecatalog.sources import source
@@ -30,15 +31,28 @@ def clock() -> datetime:
     return datetime(2026, 1, 2, 6, 30)
 
 
-@pytest.fixture
-def old_warehouse(tmp_path: Path) -> Path:
-    """The schema-1 warehouse as issue 6's code left it: writer file plus its reader copy."""
-    wh = tmp_path / "old"
+def unpack(case: str, wh: Path) -> Path:
+    """A warehouse directory holding the writer file of tests/cases/`case` and its reader copy."""
     wh.mkdir()
-    with gzip.open(CASES / "warehouse_v1" / "codecatalog.writer.duckdb.gz") as packed:
+    with gzip.open(CASES / case / "codecatalog.writer.duckdb.gz") as packed:
         (wh / "codecatalog.writer.duckdb").write_bytes(packed.read())
     shutil.copyfile(wh / "codecatalog.writer.duckdb", wh / "codecatalog.duckdb")
     return wh
+
+
+@pytest.fixture
+def old_warehouse(tmp_path: Path) -> Path:
+    """The schema-1 warehouse as issue 6's code left it: writer file plus its reader copy."""
+    return unpack("warehouse_v1", tmp_path / "old")
+
+
+@pytest.fixture
+def fresh_hcpcs(tmp_path: Path) -> Path:
+    """The same excerpts loaded by this codecatalog."""
+    fresh = tmp_path / "fresh"
+    for version, name in EXCERPTS:
+        refresh("hcpcs", str(HCPCS / name), version, warehouse_dir=fresh, clock=clock)
+    return fresh
 
 
 def v1_rows(path: Path) -> dict[str, list[tuple]]:
@@ -64,11 +78,11 @@ def test_read_only_command_on_an_unmigrated_warehouse_stops_with_one_line(
     assert (out, err) == (
         "",
         f"error: {old_warehouse / 'codecatalog.duckdb'} has warehouse schema 1, this codecatalog "
-        "reads schema 2: run any refresh to migrate it (it keeps a backup)\n",
+        "reads schema 3: run any refresh to migrate it (it keeps a backup)\n",
     )
 
 
-def test_first_writer_backs_up_and_migrates(old_warehouse: Path, tmp_path: Path) -> None:
+def test_first_writer_backs_up_and_migrates(old_warehouse: Path, fresh_hcpcs: Path) -> None:
     original = (old_warehouse / "codecatalog.writer.duckdb").read_bytes()
     before = v1_rows(old_warehouse / "codecatalog.writer.duckdb")
     # Reloading 2018 is the first write: it migrates, finds the same bytes loaded, and publishes
@@ -85,14 +99,10 @@ def test_first_writer_backs_up_and_migrates(old_warehouse: Path, tmp_path: Path)
     assert backup.read_bytes() == original
 
     # The same warehouse built today from the same files, for comparison.
-    fresh = tmp_path / "fresh"
-    for version, name in EXCERPTS:
-        refresh("hcpcs", str(HCPCS / name), version, warehouse_dir=fresh, clock=clock)
-
     con = warehouse.open_reader(old_warehouse)
-    new = warehouse.open_reader(fresh)
+    new = warehouse.open_reader(fresh_hcpcs)
     try:
-        assert warehouse.schema_version(con) == 2
+        assert warehouse.schema_version(con) == 3
         releases = [(r.version, r.effective_date.isoformat(), r.row_count, r.release_order)
                     for r in warehouse.loaded_releases(con, "hcpcs")]  # fmt: skip
         assert releases == [
@@ -123,6 +133,40 @@ def test_first_writer_backs_up_and_migrates(old_warehouse: Path, tmp_path: Path)
         assert con.execute("SELECT count(*) FROM reconciliations").fetchall() == (
             new.execute("SELECT count(*) FROM reconciliations").fetchall()
         )
+        forms = "SELECT * FROM descriptor_forms ORDER BY text"
+        assert con.execute(forms).fetchall() == new.execute(forms).fetchall()
+    finally:
+        con.close()
+        new.close()
+
+
+def test_schema_2_gains_descriptor_forms_and_the_sql_macros(
+    tmp_path: Path, fresh_hcpcs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    wh = unpack("warehouse_v2", tmp_path / "v2")
+    original = (wh / "codecatalog.writer.duckdb").read_bytes()
+    assert main(["versions", "hcpcs", "--warehouse", str(wh)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {wh / 'codecatalog.duckdb'} has warehouse schema 2, this codecatalog reads "
+        "schema 3: run any refresh to migrate it (it keeps a backup)\n"
+    )
+    result = refresh(
+        "hcpcs", str(HCPCS / "excerpt_2018_ANWEB.txt"), "2018", warehouse_dir=wh, clock=clock
+    )
+    assert (result.outcome, result.latest) == ("published", "2018")
+    assert (wh / "codecatalog.duckdb.bak-1").read_bytes() == original
+    con = duckdb.connect(str(wh / "codecatalog.duckdb"), read_only=True)
+    new = duckdb.connect(str(fresh_hcpcs / "codecatalog.duckdb"), read_only=True)
+    try:
+        assert warehouse.schema_version(con) == 3
+        forms = "SELECT * FROM descriptor_forms ORDER BY text"
+        assert con.execute(forms).fetchall() == new.execute(forms).fetchall()
+        stored = con.execute(forms).fetchall()
+        assert stored and stored == [(text, *descriptor_form(text)) for text, _, _ in stored]
+        for old, later in [("2016", "2017"), ("2016", "2018"), ("2017", "2018")]:
+            sql = f"SELECT * FROM changes_between('hcpcs', '{old}', '{later}')"
+            assert con.execute(sql).fetchall() == new.execute(sql).fetchall()
+            assert con.execute(sql).fetchall()
     finally:
         con.close()
         new.close()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import doctest
 
+import duckdb
 import pytest
 
 from codecatalog.diff import normalise
-from codecatalog.diff.normalise import editorial_form, is_editorial
+from codecatalog.diff.normalise import descriptor_form, editorial_form, editorial_sql, is_editorial
 
 EDITORIAL = [
     # letter case
@@ -99,6 +100,31 @@ def test_revisions_are_never_editorial(old: str, new: str) -> None:
 def test_a_missing_side_is_never_editorial() -> None:
     assert not is_editorial(None, "text")
     assert not is_editorial("text", None)
+
+
+def test_stored_forms_decide_in_sql_as_in_python() -> None:
+    """`editorial_sql` over the stored forms gives `is_editorial`'s answer for every pair above,
+    in both directions (what the warehouse's diff and its SQL macros rely on)."""
+    pairs = [(a, b) for a, b in EDITORIAL + REVISION] + [(b, a) for a, b in EDITORIAL + REVISION]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE forms (text VARCHAR PRIMARY KEY, words VARCHAR, marks VARCHAR[])")
+    texts = sorted({t for pair in pairs for t in pair})
+    con.executemany("INSERT INTO forms VALUES (?, ?, ?)", [(t, *descriptor_form(t)) for t in texts])
+    con.execute("CREATE TABLE pairs (old VARCHAR, new VARCHAR)")
+    con.executemany("INSERT INTO pairs VALUES (?, ?)", pairs)
+    found = con.execute(
+        f"""SELECT p.old, p.new, {editorial_sql("o.words", "o.marks", "n.words", "n.marks")}
+        FROM pairs p JOIN forms o ON o.text = p.old JOIN forms n ON n.text = p.new"""
+    ).fetchall()
+    assert sorted(found) == sorted((a, b, is_editorial(a, b)) for a, b in pairs)
+    assert sum(editorial for _, _, editorial in found) == 2 * len(EDITORIAL)
+
+
+def test_descriptor_form() -> None:
+    assert descriptor_form("Lesions (3); each, each,, 2.5 cm") == (
+        "lesions (3) each each 2.5 cm",
+        [",@3#1", ",@4#1", ",@4#2", ";@2#1"],
+    )
 
 
 def test_editorial_form() -> None:

@@ -275,7 +275,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     disabled and the configuration locked: writes, `COPY … TO`, `ATTACH`, `INSTALL` and `LOAD`
     are refused (exit 2) and the warehouse is untouched. Tables: `releases`,
     `<source>_catalog` (rows with `_from`/`_to` release orders), `findings`, … (see the README's
-    "Warehouse")."""
+    "Warehouse"); table macros `changes_between(source, from, to)`, `code_history(source, key)`,
+    `catalog_as_of(source, date)`, `findings_as_of(date)` (the README's "SQL for analysts")."""
     from codecatalog import queries
 
     result = queries.query(_warehouse(args.warehouse), args.sql)
@@ -541,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
         "read-only SQL against the reader file",
         cmd_query,
         "\"SELECT version, effective_date, row_count FROM releases WHERE codeset = 'cpt'\"",
+        "\"SELECT change_type, count(*) FROM changes_between('cpt', '2024', '2026') GROUP BY ALL\"",
     )
     query.add_argument("sql", metavar="SQL", help="one SELECT statement")
     common(query, cmd_query, read_formats)

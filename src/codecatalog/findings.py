@@ -86,6 +86,51 @@ def plan_check(name: str, shape: str, release: LoadedRelease | None, on: date) -
     return CodeSetCheck(name, shape, release, None)
 
 
+@dataclass(frozen=True)
+class CheckTerms:
+    """A code set's check as SQL expressions: the order and label of its version in force (NULL:
+    none) and why its codes are unchecked (NULL: they are looked up). Literals for a planned
+    check (`planned_terms`), subqueries on `releases` for a date known only to SQL
+    (`terms_on`)."""
+
+    name: str
+    shape: str
+    order: str
+    version: str
+    reason: str
+    lookup: bool = True  # False: the reason is known already, the set is never looked in
+
+
+def planned_terms(check: CodeSetCheck) -> CheckTerms:
+    """The terms of a check planned in Python (`plan_check`)."""
+    release = check.release
+    return CheckTerms(
+        check.name,
+        check.shape,
+        str(int(release.release_order)) if release else "NULL::BIGINT",
+        literal(release.version) if release else "NULL::VARCHAR",
+        literal(check.reason) if check.reason is not None else "NULL::VARCHAR",
+        check.reason is None,
+    )
+
+
+def terms_on(name: str, shape: str, on: str, loaded: bool = True) -> CheckTerms:
+    """The terms of checking set `name` on the date SQL expression `on`, decided in SQL by the
+    rules of `plan_check` (its reasons word for word); `loaded`: whether its tables exist."""
+    releases = f"FROM releases WHERE codeset = {literal(name)} AND effective_date <= {on}"
+    order = f"(SELECT max(release_order) {releases})"
+    version = f"(SELECT arg_max(version, release_order) {releases})"
+    effective = f"(SELECT max(effective_date) {releases})"
+    day = f"strftime({on}, '%Y-%m-%d')"
+    reason = (
+        f"(CASE WHEN {order} IS NULL THEN {literal(f'no {name} version in force on ')} || {day} "
+        f"WHEN {effective} < {on} - INTERVAL 1 YEAR THEN {literal(name + ' ')} || {version} "
+        f"|| ' (effective ' || strftime({effective}, '%Y-%m-%d') "
+        f"|| ') is more than a year older than ' || {day} END)"
+    )
+    return CheckTerms(name, shape, order, version, reason, loaded)
+
+
 def in_force_release(
     con: duckdb.DuckDBPyConnection, codeset: str, on: date
 ) -> LoadedRelease | None:
@@ -146,8 +191,9 @@ def insert_findings(
         if declared is None or declared.code_shape is None:
             problem = "is not declared" if declared is None else "declares no code_shape"
             raise DeclarationError(f"{cfg.name}: code set {name!r} {problem}")
-        checks.append(plan_check(name, declared.code_shape, in_force_release(con, name, on), on))
-    refs = references_sql(cfg, release.release_order, on)
+        check = plan_check(name, declared.code_shape, in_force_release(con, name, on), on)
+        checks.append(planned_terms(check))
+    refs = references_sql(cfg, str(int(release.release_order)), _date(on))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_CODES} AS SELECT DISTINCT _code FROM ({refs}) "
         "WHERE _code IS NOT NULL"
@@ -163,59 +209,93 @@ def insert_findings(
     con.execute(f"DROP TABLE {_CODES}")
 
 
-def code_findings_sql(checks: Sequence[CodeSetCheck], code_sets: Mapping[str, SourceConfig]) -> str:
-    """SQL: the findings of the distinct codes in temporary table CODES_TABLE (one VARCHAR column
-    `_code`, filled by the caller) as rows (_code, code_set, code_set_version, finding,
-    retired_on, successors, reason). Codes no check claims are `unchecked`; a claimed code is
-    looked up in its set's version (`retired`, `unknown`; an active code gives no row), or is
-    `unchecked` with the check's reason."""
-    parts = [_unclaimed_sql(list(checks))]
+def code_findings_sql(
+    checks: Sequence[CheckTerms], code_sets: Mapping[str, SourceConfig], codes: str = _CODES
+) -> str:
+    """SQL: the findings of the distinct codes in relation `codes` (one VARCHAR column `_code`;
+    by default temporary table CODES_TABLE, filled by the caller) as rows (_code, code_set,
+    code_set_version, finding, retired_on, successors, reason). Codes no check claims are
+    `unchecked`; a claimed code is looked up in its set's version (`retired`, `unknown`; an
+    active code gives no row), or is `unchecked` with the check's reason."""
+    parts = [_unclaimed_sql(list(checks), codes)]
     for check in checks:
-        if check.reason is None:
-            assert check.release is not None
-            parts.append(_lookup_sql(code_sets[check.name], check.shape, check.release))
-        else:
-            parts.append(_unchecked_sql(check))
+        if check.lookup:
+            parts.append(_lookup_sql(code_sets[check.name], check, codes))
+        parts.append(_unchecked_sql(check, codes))
     return " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
 
 
-def references_sql(cfg: SourceConfig, order: int, on: date) -> str:
+def findings_on_sql(
+    policies: Sequence[tuple[SourceConfig, Mapping[str, SourceConfig]]],
+    on: str,
+    loaded: Sequence[str] = (),
+) -> str:
+    """SQL: the findings (FINDING_COLUMNS) on the date SQL expression `on` of each policy source
+    in `policies` (its declaration, and those of its code sets), decided in SQL alone: the
+    version of each in force on the date, its rows in force then, each code in the code sets'
+    versions in force then (`loaded`: the code sets with stored rows). What
+    `codecatalog.findings_as_of` computes with temporary tables."""
+    parts = []
+    for cfg, code_sets in policies:
+        releases = f"FROM releases WHERE codeset = {literal(cfg.name)} AND effective_date <= {on}"
+        order = f"(SELECT max(release_order) {releases})"
+        refs = references_sql(cfg, order, on)
+        checks = [terms_on(n, str(code_sets[n].code_shape), on, n in loaded) for n in cfg.code_sets]
+        parts.append(
+            f"""WITH _refs AS ({refs}),
+            {_CODES} AS (SELECT DISTINCT _code FROM _refs WHERE _code IS NOT NULL)
+            SELECT {literal(cfg.name)} AS codeset, (SELECT arg_max(version, release_order)
+                   {releases}) AS version, r._key AS key, r._column AS "column", r._code AS code,
+                   f.finding, f.code_set, f.code_set_version, f.retired_on, f.successors, f.reason
+            FROM _refs r JOIN ({code_findings_sql(checks, code_sets)}) f USING (_code)"""
+        )
+    if not parts:
+        columns = ", ".join(
+            f"NULL::{'DATE' if c == 'retired_on' else 'VARCHAR'} AS {quote(c)}"
+            for c in FINDING_COLUMNS
+        )
+        return f"SELECT {columns} WHERE false"
+    return " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
+
+
+def references_sql(cfg: SourceConfig, order: str, on: str) -> str:
     """SQL: (_key, _column, _code) for each non-null code in a code column of the rows of `cfg`'s
-    catalog at version order `order` that are in force on `on` (active, or retiring after it)."""
+    catalog at version order `order` that are in force on `on` (SQL expressions: a BIGINT and a
+    DATE) — active, or retiring after the date."""
     columns = ", ".join(f"{quote(c)}::VARCHAR AS {quote(c)}" for c in cfg.code_columns)
     listed = ", ".join(quote(c) for c in cfg.code_columns)
     rows = (
         f"SELECT {key_sql(cfg.key)} AS _key, {columns} "
-        f"FROM {quote(f'{cfg.name}_catalog')} WHERE {in_force(str(int(order)))} "
-        f"AND (coalesce({active_sql(cfg)}, false) OR {first_invalid_sql(cfg)} > {_date(on)})"
+        f"FROM {quote(f'{cfg.name}_catalog')} WHERE {in_force(order)} "
+        f"AND (coalesce({active_sql(cfg)}, false) OR {first_invalid_sql(cfg)} > {on})"
     )
     return f"SELECT _key, _column, _code FROM ({rows}) UNPIVOT (_code FOR _column IN ({listed}))"
 
 
-def _unclaimed_sql(checks: list[CodeSetCheck]) -> str:
+def _unclaimed_sql(checks: list[CheckTerms], codes: str) -> str:
     """Codes whose shape no declared code set claims."""
     claimed = " OR ".join(f"regexp_full_match(_code, {literal(c.shape)})" for c in checks)
     names = ", ".join(c.name for c in checks).replace("'", "''") or "none declared"
     return (
         f"SELECT _code, NULL::VARCHAR AS code_set, NULL::VARCHAR AS code_set_version, "
         f"'unchecked' AS finding, NULL::DATE AS retired_on, NULL::VARCHAR AS successors, "
-        f"'its shape is none of its code sets ({names})' AS reason FROM {_CODES}"
+        f"'its shape is none of its code sets ({names})' AS reason FROM {codes}"
         + (f" WHERE NOT ({claimed})" if claimed else "")
     )
 
 
-def _unchecked_sql(check: CodeSetCheck) -> str:
+def _unchecked_sql(check: CheckTerms, codes: str) -> str:
     """The codes a code set claims but cannot check (no version in force, or too old)."""
-    version = literal(check.release.version) if check.release else "NULL::VARCHAR"
     return (
-        f"SELECT _code, {literal(check.name)}, {version}, 'unchecked', NULL::DATE, "
-        f"NULL::VARCHAR, {literal(check.reason or '')} FROM {_CODES} "
-        f"WHERE regexp_full_match(_code, {literal(check.shape)})"
+        f"SELECT _code, {literal(check.name)}, {check.version}, 'unchecked', NULL::DATE, "
+        f"NULL::VARCHAR, {check.reason} FROM {codes} "
+        f"WHERE {check.reason} IS NOT NULL AND regexp_full_match(_code, {literal(check.shape)})"
     )
 
 
-def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> str:
-    """The codes `code_set` claims that are retired or unknown in its version `release`.
+def _lookup_sql(code_set: SourceConfig, check: CheckTerms, codes: str) -> str:
+    """The codes `code_set` claims that are retired or unknown in its version in force (`check`;
+    none when the check has a reason).
 
     Each claimed code's rows up to that version are read from the set's interval table: the last
     of them decides. In force and active: no finding; in force and retired: `retired` on its first
@@ -223,11 +303,8 @@ def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> s
     a break; absent but known earlier (dropped): `retired` on the last row's first invalid day,
     else the date of the version it vanished in; never seen: `unknown`.
     """
-    catalog, name, order = (
-        quote(f"{code_set.name}_catalog"),
-        code_set.name,
-        int(release.release_order),
-    )
+    catalog, name, order = quote(f"{code_set.name}_catalog"), code_set.name, check.order
+    shape = literal(check.shape)
     code = key_sql(code_set.key)
     successors = (
         f"nullif(concat_ws(' ', {', '.join(quote(c) for c in code_set.successors)}), '')"
@@ -238,7 +315,8 @@ def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> s
         f"(SELECT release_order, effective_date FROM releases WHERE codeset = {literal(name)})"
     )
     return f"""
-    WITH claimed AS (SELECT _code FROM {_CODES} WHERE regexp_full_match(_code, {literal(shape)})),
+    WITH claimed AS (SELECT _code FROM {codes}
+                     WHERE {check.reason} IS NULL AND regexp_full_match(_code, {shape})),
     hist AS (
         SELECT {code} AS _code, {FROM} AS _from, {TO} AS _to,
                coalesce({active_sql(code_set)}, false) AS _active,
@@ -259,7 +337,7 @@ def _lookup_sql(code_set: SourceConfig, shape: str, release: LoadedRelease) -> s
         WHERE NOT h._active AND h._from >= coalesce(b._active_to, 0)
         GROUP BY h._code
     )
-    SELECT c._code, {literal(name)}, {literal(release.version)},
+    SELECT c._code, {literal(name)}, {check.version},
            CASE WHEN l._code IS NULL THEN 'unknown' ELSE 'retired' END,
            CASE WHEN l._code IS NULL THEN NULL::DATE
                 WHEN l._in_force THEN coalesce(l._first_invalid, started.effective_date)

@@ -47,6 +47,7 @@ from codecatalog.findings import (
     code_findings_sql,
     in_force_release,
     plan_check,
+    planned_terms,
 )
 from codecatalog.read.decode import decode_text
 from codecatalog.read.scan import is_xlsx
@@ -444,7 +445,8 @@ def _code_rows(
         f"CREATE OR REPLACE TEMP TABLE {CODES_TABLE} AS SELECT DISTINCT code AS _code FROM {_LIST}"
     )
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {code_findings_sql(checks, sets)}")
+        found = code_findings_sql([planned_terms(c) for c in checks], sets)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_FOUND} AS {found}")
         for check in checks:
             if check.reason is not None:
                 continue

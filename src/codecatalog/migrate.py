@@ -27,7 +27,9 @@ def upgrade(writer: Writer) -> Path | None:
         return None
     backup = _backup(writer)
     with writer.transaction():
-        _from_v1(con)
+        if found < 2:
+            _from_v1(con)
+        _from_v2(con)
     writer.sync_reader()
     return backup
 
@@ -91,3 +93,18 @@ def _from_v1(con: duckdb.DuckDBPyConnection) -> None:
     for old in old_parts.values():
         con.execute(f"DROP TABLE {quote(old)}")
     con.execute("DROP TABLE _v1_releases")
+
+
+def _from_v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 had no descriptor forms: store the form of every descriptor text ever loaded."""
+    wh.prepare(con)
+    codesets = [r[0] for r in con.execute("SELECT DISTINCT codeset FROM releases").fetchall()]
+    for codeset in codesets:
+        cfg = wh.stored_declaration(con, codeset) or source(codeset)
+        parts = {
+            part: quote(f"{codeset}_{part}")
+            for part in ("catalog", "details")
+            if table_exists(con, f"{codeset}_{part}")
+        }
+        wh.store_descriptor_forms(con, cfg, parts)
+    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(wh.SCHEMA_VERSION)])

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from codecatalog import analyst_sql
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import (
     CHANGE_COLUMNS,
@@ -210,14 +211,16 @@ def validate_step(request: Request, release: Release) -> list[Failure]:
 def open_writer(
     warehouse_dir: Path, *, wait: float | None = None, clock: Clock = utc_now
 ) -> Writer:
-    """Take the warehouse's writer lock, prepare its tables and take in pending attempt records."""
+    """Take the warehouse's writer lock, prepare its tables, take in pending attempt records
+    and bring the analysts' SQL macros up to date."""
     writer = Writer.open(warehouse_dir, wait=wait, clock=clock)
     try:
         upgrade(writer)
         with writer.pending_attempts() as pending, writer.transaction():
             wh.prepare(writer.con)
             wh.record_attempts(writer.con, pending)
-        if pending:
+            renewed = analyst_sql.install(writer.con)  # this codecatalog's macros
+        if pending or renewed:
             writer.sync_reader()
     except BaseException:
         writer.close()
@@ -269,6 +272,7 @@ def load_step(
             release_done(con)
         if not request.allow_shrink:
             check_vanished(con, cfg, version.label)
+        analyst_sql.install(con)  # a new source gets its macros
         outcome = "loaded"
     else:
         notes, outcome = [], "unchanged"

@@ -4,10 +4,12 @@ Tables: `releases` (one row per loaded version, with the order its rows' interva
 declaration it was loaded with), `declarations`, `<codeset>_<part>` (`catalog`, `details`,
 `history`, `transactions`: rows with `_from`/`_to`, see `codecatalog.intervals`),
 `reconciliations`, `findings`, `release_values` (what a release states once for all its rows,
-e.g. the PFS conversion factor), `load_attempts` (every attempt, failed or not, with its validation
-failures and warnings) and `meta` (the schema version). Writes happen inside the caller's
-transaction (`Writer.transaction()`), so nothing partial is ever visible; see `codecatalog.writer`
-for the reader and writer files and `codecatalog.migrate` for older warehouses.
+e.g. the PFS conversion factor), `descriptor_forms` (each descriptor text's normalised form, so
+plain SQL tells editorial from revised changes), `load_attempts` (every attempt, failed or not,
+with its validation failures and warnings) and `meta` (the schema version). Writes happen inside
+the caller's transaction (`Writer.transaction()`), so nothing partial is ever visible; see
+`codecatalog.writer` for the reader and writer files and `codecatalog.migrate` for older
+warehouses; `codecatalog.analyst_sql` installs the SQL macros analysts call.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from codecatalog.diff.normalise import descriptor_form
 from codecatalog.errors import CodecatalogError, Failure, VersionError
 from codecatalog.intervals import release_order, store_version
 from codecatalog.sources import (
@@ -30,7 +33,7 @@ from codecatalog.sources import (
     declaration_sha256,
     schema_sha256,
 )
-from codecatalog.sql import first, table_exists
+from codecatalog.sql import first, quote, table_exists
 from codecatalog.versions import Version
 from codecatalog.writer import READER_NAME, open_database
 
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-SCHEMA_VERSION = 2  # 1: one row per key and version (`version` column); 2: validity intervals
+# 1: one row per key and version (`version` column); 2: validity intervals; 3: descriptor forms
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -90,6 +94,11 @@ CREATE TABLE IF NOT EXISTS release_values (   -- one value per release (PFS conv
     name VARCHAR NOT NULL,
     value VARCHAR,
     PRIMARY KEY (codeset, version, name)
+);
+CREATE TABLE IF NOT EXISTS descriptor_forms (  -- what decides editorial changes, per text
+    text VARCHAR PRIMARY KEY,           -- a descriptor as stored (any source, any version)
+    words VARCHAR NOT NULL,             -- its case-folded words (normalise.editorial_form)
+    marks VARCHAR[] NOT NULL            -- its punctuation marks, placed (normalise.descriptor_form)
 );
 CREATE SEQUENCE IF NOT EXISTS load_attempt_ids;
 CREATE TABLE IF NOT EXISTS load_attempts (
@@ -309,6 +318,39 @@ def load_release(
             order,
             min(later, default=None),
         )
+    store_descriptor_forms(con, cfg, parts)
+
+
+def store_descriptor_forms(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, parts: dict[str, str]
+) -> int:
+    """Store the form (`normalise.descriptor_form`) of each descriptor text in `parts` (the
+    `catalog` part's descriptor columns, the `details` part's values) not stored yet; return how
+    many were new. Each distinct text is normalised once, ever."""
+    texts = []
+    if cfg.descriptors and "catalog" in parts:
+        columns = ", ".join(f"{quote(c)}::VARCHAR" for c in cfg.descriptors)
+        texts.append(f"SELECT unnest([{columns}]) AS text FROM {parts['catalog']}")
+    if cfg.detail is not None and "details" in parts:
+        texts.append(f"SELECT {quote(cfg.detail.value)}::VARCHAR FROM {parts['details']}")
+    if not texts:
+        return 0
+    new = [
+        text
+        for (text,) in con.execute(
+            f"SELECT DISTINCT text FROM ({' UNION ALL '.join(texts)}) WHERE text IS NOT NULL "
+            "AND text NOT IN (SELECT text FROM descriptor_forms)"
+        ).fetchall()
+    ]
+    if not new:
+        return 0
+    forms = [descriptor_form(text) for text in new]
+    con.execute(
+        "INSERT INTO descriptor_forms SELECT unnest($texts::VARCHAR[]), "
+        "unnest($words::VARCHAR[]), unnest($marks::VARCHAR[][])",
+        {"texts": new, "words": [w for w, _ in forms], "marks": [m for _, m in forms]},
+    )
+    return len(new)
 
 
 def release_values(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from codecatalog.diff.normalise import is_editorial
+from codecatalog.diff.normalise import editorial_sql
 from codecatalog.errors import VersionError
 from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import KEY_SEPARATOR, SourceConfig
@@ -56,14 +55,16 @@ def first_invalid_sql(cfg: SourceConfig) -> str:
     return "NULL::DATE"
 
 
-def _window_sql(cfg: SourceConfig) -> str:
+def _window_sql(cfg: SourceConfig, one_key: bool = False) -> str:
     """CTEs shared by the diff and the reconciliation, over the rows in force at both versions.
 
     Only rows whose interval ends or starts between the two versions are compared (plus, with
     details, the catalog rows of keys whose details did): a key's rows are otherwise the same at
-    both. Parameters: $old_ord, $new_ord (release orders), $old_eff, $new_eff (dates).
+    both. Parameters: $old_ord, $new_ord (release orders), $old_eff, $new_eff (dates), and with
+    `one_key` $key (only that key's rows are read).
     """
     catalog, key = quote(f"{cfg.name}_catalog"), key_sql(cfg.key)
+    only = f" AND {key} = $key" if one_key else ""
     raw = ", ".join(quote(k) for k in cfg.key)
     tracked = ", ".join(quote(c) for c in cfg.tracked)
     old_filter, new_filter = f"{TO} <= $new_ord", f"{FROM} > $old_ord"
@@ -90,25 +91,29 @@ def _window_sql(cfg: SourceConfig) -> str:
     full = (
         f"SELECT {raw}, {key} AS _key, {active_sql(cfg)} AS _active, "
         f"{_date_expr(cfg.add_date)} AS _add_date, {first_invalid_sql(cfg)} AS _first_invalid, "
-        f"{successors} AS _successors, {action} AS _action, {tracked} FROM {catalog} "
-        f"WHERE {in_force('$v')} AND $filter"
+        f"{successors} AS _successors, {action} AS _action{', ' + tracked if tracked else ''} "
+        f"FROM {catalog} WHERE {in_force('$v')} AND $filter{only}"
     )
-    values = (
+    values = (  # a key-only source (a list of codes) tracks no field
         f"SELECT _key, field, value FROM (SELECT _key, {tracked} FROM $side) "
         f"UNPIVOT INCLUDE NULLS (value FOR field IN ({tracked})) {detail}"
+        if tracked
+        else "SELECT NULL::VARCHAR AS _key, NULL::VARCHAR AS field, NULL::VARCHAR AS value "
+        f"WHERE false {detail}"
     )
     if cfg.source_action == "history":
         # CPT: the release's cumulative history; actions dated within this step count.
         history, code = quote(f"{cfg.name}_history"), quote(cfg.key[0])
+        only = f" AND {code} = $key" if one_key else ""
         old_deleted = (
             f"SELECT DISTINCT {code} AS _key FROM {history} "
-            f"WHERE {in_force('$old_ord')} AND action = 'DELETED'"
+            f"WHERE {in_force('$old_ord')} AND action = 'DELETED'{only}"
         )
         source_actions = f"""
         SELECT {code} AS _key, arg_max(action, (d, action)) AS action,
                max(d) FILTER (WHERE action = 'ADDED') AS added_on
         FROM (SELECT {code}, action, try_strptime(action_date, '%Y%m%d')::DATE AS d
-              FROM {history} WHERE {in_force("$new_ord")})
+              FROM {history} WHERE {in_force("$new_ord")}{only})
         WHERE d > $old_eff AND d <= $new_eff
         GROUP BY {code}"""
     else:
@@ -163,12 +168,6 @@ def _window_sql(cfg: SourceConfig) -> str:
     )"""
 
 
-def register_editorial(con: duckdb.DuckDBPyConnection) -> None:
-    """Make `is_editorial(old, new)` callable from this connection's SQL (once per connection)."""
-    with suppress(duckdb.NotImplementedException):  # already registered on this connection
-        con.create_function("is_editorial", is_editorial, ["VARCHAR", "VARCHAR"], "BOOLEAN")
-
-
 def _execute(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
 ) -> duckdb.DuckDBPyConnection:
@@ -200,10 +199,24 @@ def _params(
 
 def changes_sql(cfg: SourceConfig) -> str:
     """SQL for every change from $old to $new, sorted by key, change_type, field."""
+    return f"{changes_body_sql(cfg)} ORDER BY e._key, e.change_type, e.field NULLS FIRST"
+
+
+def changes_body_sql(cfg: SourceConfig, one_key: bool = False) -> str:
+    """SQL for the changes from $old to $new (of key $key only with `one_key`), unsorted.
+
+    A descriptor change is editorial or revised by the stored forms of its two texts
+    (`descriptor_forms`, filled at load): plain SQL, so the reader file's macros use it too.
+    """
     descriptor_fields = ", ".join(literal(d) for d in cfg.descriptors) or "NULL"
     detail_like = f"OR field LIKE '{cfg.detail.name}:%'" if cfg.detail else ""
+    editorial = editorial_sql("fo.words", "fo.marks", "fn.words", "fn.marks")
+    missing = (
+        "error('no stored descriptor form for ' || "
+        "CASE WHEN fo.text IS NULL THEN old_value ELSE new_value END)"
+    )
     return f"""
-    WITH {_window_sql(cfg)},
+    WITH {_window_sql(cfg, one_key)},
     events AS (
         -- A retired key carries its declared successors (HCPCS XREF1..5) as new_value.
         SELECT _key, change_type, NULL AS field, NULL AS old_value,
@@ -213,11 +226,16 @@ def changes_sql(cfg: SourceConfig) -> str:
         UNION ALL
         SELECT _key,
                CASE WHEN field IN ({descriptor_fields}) {detail_like}
-                    THEN CASE WHEN is_editorial(old_value, new_value)
-                              THEN 'descriptor_editorial' ELSE 'descriptor_revised' END
+                    THEN CASE WHEN old_value IS NULL OR new_value IS NULL
+                                THEN 'descriptor_revised'
+                              WHEN fo.text IS NULL OR fn.text IS NULL THEN {missing}
+                              WHEN {editorial} THEN 'descriptor_editorial'
+                              ELSE 'descriptor_revised' END
                     ELSE 'attribute_changed' END,
                field, old_value, new_value
         FROM field_events
+        LEFT JOIN descriptor_forms fo ON fo.text = old_value
+        LEFT JOIN descriptor_forms fn ON fn.text = new_value
     )
     SELECT '{cfg.name}' AS codeset, $old AS from_version, $new AS to_version, e._key AS key,
            e.change_type, e.field, e.old_value, e.new_value,
@@ -228,7 +246,6 @@ def changes_sql(cfg: SourceConfig) -> str:
              ELSE $new_eff END AS effective_date,
            s.action AS source_action
     FROM events e LEFT JOIN source_actions s USING (_key) LEFT JOIN new_rows n USING (_key)
-    ORDER BY e._key, e.change_type, e.field NULLS FIRST
     """
 
 
@@ -236,7 +253,6 @@ def store_changes(
     con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str, table: str
 ) -> int:
     """Write the changes from `old` to `new` into the temporary table `table`; return the count."""
-    register_editorial(con)
     sql = f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS {changes_sql(cfg)}"
     _execute(con, sql, _params(con, cfg, old, new))
     count = first(con.execute(f"SELECT count(*) FROM {quote(table)}"))
@@ -247,7 +263,6 @@ def changes_between(
     con: duckdb.DuckDBPyConnection, cfg: SourceConfig, old: str, new: str
 ) -> pd.DataFrame:
     """Every change from version `old` to version `new`, sorted by key, change_type, field."""
-    register_editorial(con)
     changes = _execute(con, changes_sql(cfg), _params(con, cfg, old, new)).df()[CHANGE_COLUMNS]
     changes["effective_date"] = changes["effective_date"].dt.date
     return changes

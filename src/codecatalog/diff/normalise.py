@@ -56,16 +56,61 @@ def editorial_form(text: str | None) -> str | None:
     return " ".join(_read(text)[0])
 
 
+def descriptor_form(text: str) -> tuple[str, list[str]]:
+    """The form of a text that decides editorial changes, as the warehouse stores it: its
+    `editorial_form`, and each of its punctuation marks at the word boundary it stands at, as
+    `mark@boundary#n` (the n-th such mark there), sorted. A mark keeps its places when one
+    text's marks of that kind are a subset of the other's (`editorial_sql`).
+
+    >>> descriptor_form("Repair, simple, single.")
+    ('repair simple single', [',@1#1', ',@2#1', '.@3#1'])
+    """
+    words, marks = _read(text)
+    placed = [
+        f"{mark}@{boundary}#{n}"
+        for mark, at in marks.items()
+        for boundary, count in at.items()
+        for n in range(1, count + 1)
+    ]
+    return " ".join(words), sorted(placed)
+
+
 def is_editorial(old: str | None, new: str | None) -> bool:
     """True when two different texts differ only editorially (never when one side is missing)."""
     if old is None or new is None:
         return False
-    old_words, old_marks = _read(old)
-    new_words, new_marks = _read(new)
+    (old_words, old_marks), (new_words, new_marks) = descriptor_form(old), descriptor_form(new)
     if old_words != new_words:
         return False
-    for mark in old_marks.keys() & new_marks.keys():
-        before, after = old_marks[mark], new_marks[mark]
+    for mark in _kinds(old_marks) & _kinds(new_marks):
+        before, after = _of_kind(old_marks, mark), _of_kind(new_marks, mark)
         if not (before <= after or after <= before):
             return False
     return True
+
+
+def _kinds(marks: list[str]) -> set[str]:
+    return {placed.split("@", 1)[0] for placed in marks}
+
+
+def _of_kind(marks: list[str], mark: str) -> set[str]:
+    return {placed for placed in marks if placed.split("@", 1)[0] == mark}
+
+
+def editorial_sql(old_words: str, old_marks: str, new_words: str, new_marks: str) -> str:
+    """SQL for `is_editorial` of two texts given their stored forms (`descriptor_form`: words
+    VARCHAR, marks VARCHAR[]), with no Python function: the same words, and for each kind of
+    mark both texts have, one text's places a subset of the other's."""
+
+    def of_kind(marks: str) -> str:
+        return f"list_filter({marks}, lambda m: split_part(m, '@', 1) = k)"
+
+    def kinds(marks: str) -> str:
+        return f"list_transform({marks}, lambda m: split_part(m, '@', 1))"
+
+    old, new = of_kind(old_marks), of_kind(new_marks)
+    return (
+        f"({old_words} = {new_words} AND coalesce(list_bool_and(["
+        f"list_has_all({new}, {old}) OR list_has_all({old}, {new}) "
+        f"FOR k IN list_distinct(list_intersect({kinds(old_marks)}, {kinds(new_marks)}))]), true))"
+    )
