@@ -64,7 +64,7 @@ def changes_macro(cfg: SourceConfig) -> str:
 
     def missing(param: str) -> str:
         return (
-            f"error({literal(f'{cfg.name} version ')} || coalesce('''' || {param} || '''', 'NULL') "
+            f"error({literal(f'{cfg.name} version ')} || _sql_literal({param}) "
             f"|| ' is not loaded (loaded: ' || {loaded} || ')')"
         )
 
@@ -95,8 +95,7 @@ def history_macro(cfg: SourceConfig) -> str:
     name, catalog = literal(cfg.name), quote(f"{cfg.name}_catalog")
     key = "p_key::VARCHAR"
     never = (
-        f"error({literal(f'{cfg.name} key ')} || coalesce('''' || {key} || '''', 'NULL') "
-        "|| ' is in no loaded version')"
+        f"error({literal(f'{cfg.name} key ')} || _sql_literal({key}) || ' is in no loaded version')"
     )
     step = f"""
     _steps AS (
@@ -153,7 +152,7 @@ def _dispatch(macro: str, params: list[str], names: list[str]) -> str:
         f"WHEN {params[0]} = {literal(n)} THEN {call} || {args} || ')'" for n, call in calls.items()
     )
     unknown = (
-        f"error('{macro}: no source ' || coalesce('''' || {params[0]} || '''', 'NULL') "
+        f"error('{macro}: no source ' || _sql_literal({params[0]}) "
         f"|| ' is loaded (loaded: {loaded})')"
     )
     signature = ", ".join(params)
