@@ -14,6 +14,7 @@ Descriptors of a source that declares a licence are left out unless
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ FINDING_HEADERS = (
     "code", "finding", "code set", "code set version", "retired on", "successors", "reason", "rows",
 )  # fmt: skip
 _STEP_TABLE = "_report_html_step"  # temporary table of a recomputed step (unpublished versions)
+WRAPPED = ("descriptor", "old", "new", "problem", "reason", "successors", "computed")  # wrap
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, spaces, single punctuation
 
 
@@ -69,6 +71,20 @@ class HtmlTable:
     @property
     def left_out(self) -> int:
         return max(self.total - len(self.rows), 0)
+
+    @property
+    def body(self) -> Markup:
+        """The rows as `<tr>` elements, cells escaped (Markup kept); text columns wrap (class
+        `t`). Built here, not in the template: a page holds tens of thousands of cells."""
+        opens = ['<td class="t">' if c in WRAPPED else "<td>" for c in self.columns]
+        return Markup(
+            "\n".join(
+                "<tr>"
+                + "".join(f"{o}{escape(cell)}</td>" for o, cell in zip(opens, row, strict=True))
+                + "</tr>"
+                for row in self.rows
+            )
+        )
 
 
 @dataclass
@@ -362,9 +378,15 @@ def _history_chart(steps: list[tuple[str, dict[str, int]]], first_chart: bool) -
 # --- tables -------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # policy files repeat the same few value changes
 def word_diff(old: str | None, new: str | None) -> tuple[Markup, Markup]:
     """`old` with removed words in `<del>` and `new` with added words in `<ins>`, escaped."""
     a, b = _TOKENS.findall(old or ""), _TOKENS.findall(new or "")
+    if len(a) <= 1 and len(b) <= 1 and a != b:  # a code, a flag, a date: nothing to align
+        return (
+            Markup(f"<del>{escape(old)}</del>" if a else ""),
+            Markup(f"<ins>{escape(new)}</ins>" if b else ""),
+        )
     left: list[str] = []
     right: list[str] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
