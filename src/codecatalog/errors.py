@@ -31,6 +31,10 @@ def _fetch_error(cls: type[FetchError], source: str, problem: str, transient: bo
     return cls(source, problem, transient=transient)
 
 
+class NotFound(FetchError):
+    """HTTP 404: nothing at the URL (for a predictable release URL: not posted yet)."""
+
+
 class SourceLayoutError(CodecatalogError):
     """A release is missing a required file or holds two candidates for one role."""
 

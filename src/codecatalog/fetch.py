@@ -8,7 +8,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -16,7 +16,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from codecatalog.errors import FetchError
+from codecatalog.errors import FetchError, NotFound
 
 _CHUNK = 1024 * 1024
 _DEFAULT_NAME = "release.zip"
@@ -40,11 +40,21 @@ class Fetched:
         source: What the user gave (path or URL).
         sha256: Hex sha256 of a downloaded file; None for a local path (the reader hashes
             every file it reads).
+        etag: The server's ``ETag`` for a download, if it sent one.
+        last_modified: The server's ``Last-Modified`` for a download, if it sent one.
     """
 
     path: Path
     source: str
     sha256: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class _Streamed(NamedTuple):
+    sha256: str
+    etag: str | None
+    last_modified: str | None
 
 
 def make_session(retries: int = 2, backoff_factor: float = 0.5) -> requests.Session:
@@ -138,11 +148,58 @@ def fetch(
     """
     scheme = urlsplit(source).scheme.lower()
     if scheme in ("http", "https"):
-        if session is not None:
-            return _download(source, Path(download_dir), session, timeout)
-        with make_session() as own:
-            return _download(source, Path(download_dir), own, timeout)
+        fetched = download(source, Path(download_dir), session=session, timeout=timeout)
+        assert fetched is not None  # only a conditional request gets None
+        return fetched
     return _local(source)
+
+
+def download(
+    url: str,
+    download_dir: Path,
+    *,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Fetched | None:
+    """Download an http(s) URL as ``fetch`` does, conditionally when ``etag`` or
+    ``last_modified`` (remembered from an earlier download) is given.
+
+    They are sent as ``If-None-Match`` and ``If-Modified-Since``; a server answering 304 Not
+    Modified costs one request and no body, and gives None. A 404 raises ``NotFound`` (a
+    ``FetchError``). Everything else is as in ``fetch``.
+    """
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    if session is not None:
+        return _download(url, Path(download_dir), session, timeout, headers)
+    with make_session() as own:
+        return _download(url, Path(download_dir), own, timeout, headers)
+
+
+def fetch_page(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+) -> str:
+    """The text of a web page (a landing page listing releases), with ``fetch``'s retries,
+    timeouts and errors (``FetchError``; ``NotFound`` for a 404)."""
+    own = session is None
+    active = make_session() if session is None else session
+    try:
+        with active.get(url, timeout=timeout) as response:
+            _check_status(url, response)
+            return response.text
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+        raise _failure(url, e, timeout) from e
+    finally:
+        if own:
+            active.close()
 
 
 def _local(source: str) -> Fetched:
@@ -170,8 +227,12 @@ def _file_name(url: str) -> str:
 
 
 def _download(
-    url: str, download_dir: Path, session: requests.Session, timeout: tuple[float, float]
-) -> Fetched:
+    url: str,
+    download_dir: Path,
+    session: requests.Session,
+    timeout: tuple[float, float],
+    headers: dict[str, str],
+) -> Fetched | None:
     try:
         download_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=download_dir, prefix=".part-")
@@ -180,8 +241,11 @@ def _download(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _stream(url, session, timeout, out)
-        target_dir = download_dir / digest[:16]
+            streamed = _stream(url, session, timeout, out, headers)
+        if streamed is None:
+            tmp.unlink()
+            return None
+        target_dir = download_dir / streamed.sha256[:16]
         target_dir.mkdir(exist_ok=True)
         target = target_dir / _file_name(url)
         os.replace(tmp, target)
@@ -195,23 +259,26 @@ def _download(
         # KeyboardInterrupt and the like: still never leave a partial file behind.
         tmp.unlink(missing_ok=True)
         raise
-    return Fetched(target, url, digest)
+    return Fetched(target, url, *streamed)
 
 
 def _stream(
-    url: str, session: requests.Session, timeout: tuple[float, float], out: BinaryIO
-) -> str:
-    """Write the body of ``url`` to ``out``; return its sha256 hex once the body is complete."""
+    url: str,
+    session: requests.Session,
+    timeout: tuple[float, float],
+    out: BinaryIO,
+    headers: dict[str, str],
+) -> _Streamed | None:
+    """Write the body of ``url`` to ``out``; return its sha256 hex and validators once the body
+    is complete, or None when a conditional request (``headers``) is answered 304."""
     digest = hashlib.sha256()
     received = 0
     head = b""
     checked = False
-    with session.get(url, stream=True, timeout=timeout) as response:
-        status = response.status_code
-        if status >= 400:
-            transient = status in (408, 429) or status >= 500
-            reason = f"HTTP {status} {response.reason or ''}".rstrip()
-            raise FetchError(url, reason, transient=transient)
+    with session.get(url, stream=True, timeout=timeout, headers=headers) as response:
+        if response.status_code == 304 and headers:
+            return None
+        _check_status(url, response)
         content_type = response.headers.get("Content-Type", "").strip()
         for chunk in response.iter_content(chunk_size=_CHUNK):
             if not checked:
@@ -232,7 +299,18 @@ def _stream(
             raise FetchError(
                 url, f"truncated body: received {received} of {expected} bytes", transient=True
             )
-    return digest.hexdigest()
+        validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
+    return _Streamed(digest.hexdigest(), *validators)
+
+
+def _check_status(url: str, response: requests.Response) -> None:
+    """Raise the FetchError for an HTTP error status (NotFound for a 404)."""
+    status = response.status_code
+    if status >= 400:
+        transient = status in (408, 429) or status >= 500
+        reason = f"HTTP {status} {response.reason or ''}".rstrip()
+        kind = NotFound if status == 404 else FetchError
+        raise kind(url, reason, transient=transient)
 
 
 def _check_body(url: str, content_type: str, head: bytes) -> None:
