@@ -4,7 +4,8 @@ Each task is a thin wrapper over a plain step in `codecatalog.pipeline`, called 
 flow body. Only fetching retries, and only on what a retry can help (connection errors, timeouts,
 HTTP 429/5xx): never a 404, a missing path or a refused release. Load, diff and the staging of the
 version directory share one warehouse transaction. The change report is attached to the run as a
-markdown artifact.
+markdown artifact; each step logs one record with its time and counts into the run's logs
+(`codecatalog.steplog`, the same records as an in-process refresh).
 
 Run: `codecatalog refresh cpt PATH --version 2026` (uses this flow when a Prefect API is
 configured) or `python -m codecatalog.flows.refresh cpt PATH --version 2026 --prefect`.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import ExitStack
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from codecatalog import pipeline
+from codecatalog import orphans, pipeline, steplog
 from codecatalog.errors import CodecatalogError, Failure, FetchError
 from codecatalog.read.release import Release
 from codecatalog.sources import source, use_sources
@@ -43,6 +46,10 @@ class RefusalsWithoutTraceback(logging.Filter):
 for _name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
     for _handler in logging.getLogger(_name).handlers:
         _handler.addFilter(RefusalsWithoutTraceback())
+
+# Prefect restores SIGTERM's handler and re-sends it after recording a crash: let it then exit
+# through Python's exit handlers, which stop the temporary API server, instead of dying at once.
+orphans.exit_on_sigterm()
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
@@ -78,8 +85,8 @@ def validate(request: pipeline.Request, release: Release) -> list[Failure]:
 
 
 @task(cache_policy=NO_CACHE)
-def recover(writer: Writer, root: Path, codeset: str) -> list[str]:
-    """Publish what an interrupted refresh left loaded but unpublished."""
+def recover(writer: Writer, root: Path, codeset: str) -> pipeline.Recovered:
+    """Stop what a killed refresh left running; publish what it left loaded but unpublished."""
     return pipeline.recover_step(writer, root, codeset)
 
 
@@ -128,6 +135,7 @@ def refresh_flow(
 ) -> pipeline.RefreshResult:
     """Refresh one release of `codeset` from `source_uri` as `version` (waiting up to `wait`
     seconds for another refresh of the same warehouse). `sources`: users' declaration files."""
+    orphans.record_children(warehouse_dir)  # Prefect's temporary API server, if it started one
     if sources:
         use_sources([Path(p) for p in sources])
     attempt = pipeline.Attempt(codeset, version, source_uri)
@@ -135,22 +143,48 @@ def refresh_flow(
         request = pipeline.Request.parse(
             codeset, source_uri, version, effective, transactions, allow_shrink
         )
-        path = fetch(source_uri, warehouse_dir)
-        extra = fetch(transactions, warehouse_dir) if transactions else None
+        log = partial(steplog.step, source=codeset, version=request.version.label)
+        with log("fetch", uri=source_uri):
+            path = fetch(source_uri, warehouse_dir)
+        extra = None
+        if transactions:
+            with log("fetch", uri=transactions):
+                extra = fetch(transactions, warehouse_dir)
         table = source(codeset).family == "table"
         with pipeline.staging_area(warehouse_dir, table) as staging:
-            release = read(codeset, path, extra, staging)
+            with log("read") as logged:
+                release = read(codeset, path, extra, staging)
+                logged.done(pipeline.read_counts(release))
             attempt.content_sha256 = release.content_sha256
-            warnings = validate(request, release)
+            with log("validate") as logged:
+                warnings = validate(request, release)
+                logged.done(pipeline.validate_counts(warnings))
             root = pipeline.published_root(warehouse_dir)
             with pipeline.open_writer(warehouse_dir, wait=wait) as writer:
-                recovered = recover(writer, root, codeset)
-                with pipeline.landing(writer, root, codeset, version) as landed:
-                    loaded = load(writer.con, request, release, warnings)
-                    comparison = diff(writer.con, codeset, version)
-                    landed.staged = publish(
-                        writer.con, root, codeset, version, comparison, warnings, loaded.notes
-                    )
+                with log("recover") as logged:
+                    recovered = recover(writer, root, codeset)
+                    logged.done(pipeline.recover_counts(recovered))
+                with ExitStack() as placing:  # leaving `landing` commits and places: logged here
+                    with pipeline.landing(writer, root, codeset, version) as landed:
+                        with log("load") as logged:
+                            loaded = load(writer.con, request, release, warnings)
+                            logged.done(pipeline.load_counts(writer.con, request, loaded))
+                        with log("diff") as logged:
+                            comparison = diff(writer.con, codeset, version)
+                            logged.done(pipeline.diff_counts(comparison))
+                        with log("publish") as logged:
+                            landed.staged = publish(
+                                writer.con,
+                                root,
+                                codeset,
+                                version,
+                                comparison,
+                                warnings,
+                                loaded.notes,
+                            )
+                            logged.done(pipeline.publish_counts(landed.staged))
+                        placed = placing.enter_context(log("place"))
+                    placed.done({"latest": landed.latest})
     result = pipeline.refresh_result(request, loaded, recovered, comparison, landed, warnings)
     create_markdown_artifact(
         (result.published / "report.md").read_text(encoding="utf-8"),

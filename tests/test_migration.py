@@ -1,4 +1,5 @@
-"""A warehouse made by the code before interval history (tests/cases/warehouse_v1) is migrated."""
+"""Warehouses made by older code are migrated by the first writer: schema 1 (before interval
+history, tests/cases/warehouse_v1), 2 (before descriptor forms) and 3 (before retractions)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from codecatalog.diff.changes import changes_between
 from codecatalog.diff.normalise import descriptor_form
 from codecatalog.intervals import rows_at
 from codecatalog.pipeline import refresh
+from codecatalog.retract import retract
 from codecatalog.sources import source
 
 CASES = Path(__file__).parent / "cases"
@@ -78,7 +80,7 @@ def test_read_only_command_on_an_unmigrated_warehouse_stops_with_one_line(
     assert (out, err) == (
         "",
         f"error: {old_warehouse / 'codecatalog.duckdb'} has warehouse schema 1, this codecatalog "
-        "reads schema 3: run any refresh to migrate it (it keeps a backup)\n",
+        "reads schema 4: run any refresh to migrate it (it keeps a backup)\n",
     )
 
 
@@ -102,7 +104,7 @@ def test_first_writer_backs_up_and_migrates(old_warehouse: Path, fresh_hcpcs: Pa
     con = warehouse.open_reader(old_warehouse)
     new = warehouse.open_reader(fresh_hcpcs)
     try:
-        assert warehouse.schema_version(con) == 3
+        assert warehouse.schema_version(con) == 4
         releases = [(r.version, r.effective_date.isoformat(), r.row_count, r.release_order)
                     for r in warehouse.loaded_releases(con, "hcpcs")]  # fmt: skip
         assert releases == [
@@ -148,7 +150,7 @@ def test_schema_2_gains_descriptor_forms_and_the_sql_macros(
     assert main(["versions", "hcpcs", "--warehouse", str(wh)]) == 2
     assert capsys.readouterr().err == (
         f"error: {wh / 'codecatalog.duckdb'} has warehouse schema 2, this codecatalog reads "
-        "schema 3: run any refresh to migrate it (it keeps a backup)\n"
+        "schema 4: run any refresh to migrate it (it keeps a backup)\n"
     )
     result = refresh(
         "hcpcs", str(HCPCS / "excerpt_2018_ANWEB.txt"), "2018", warehouse_dir=wh, clock=clock
@@ -158,7 +160,7 @@ def test_schema_2_gains_descriptor_forms_and_the_sql_macros(
     con = duckdb.connect(str(wh / "codecatalog.duckdb"), read_only=True)
     new = duckdb.connect(str(fresh_hcpcs / "codecatalog.duckdb"), read_only=True)
     try:
-        assert warehouse.schema_version(con) == 3
+        assert warehouse.schema_version(con) == 4
         forms = "SELECT * FROM descriptor_forms ORDER BY text"
         assert con.execute(forms).fetchall() == new.execute(forms).fetchall()
         stored = con.execute(forms).fetchall()
@@ -167,6 +169,42 @@ def test_schema_2_gains_descriptor_forms_and_the_sql_macros(
             sql = f"SELECT * FROM changes_between('hcpcs', '{old}', '{later}')"
             assert con.execute(sql).fetchall() == new.execute(sql).fetchall()
             assert con.execute(sql).fetchall()
+    finally:
+        con.close()
+        new.close()
+
+
+def test_schema_3_gains_retractions(
+    tmp_path: Path, fresh_hcpcs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    wh = unpack("warehouse_v3", tmp_path / "v3")
+    original = (wh / "codecatalog.writer.duckdb").read_bytes()
+    assert main(["history", "hcpcs", "G0202", "--warehouse", str(wh)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {wh / 'codecatalog.duckdb'} has warehouse schema 3, this codecatalog reads "
+        "schema 4: run any refresh to migrate it (it keeps a backup)\n"
+    )
+    # The first writer is a retraction: it migrates (an empty `retractions`), then retracts.
+    retract(wh, "hcpcs", "2018", "loaded from the wrong file", who="alice", clock=clock)
+    assert (wh / "codecatalog.duckdb.bak-1").read_bytes() == original
+    con = duckdb.connect(str(wh / "codecatalog.duckdb"), read_only=True)
+    new = duckdb.connect(str(fresh_hcpcs / "codecatalog.duckdb"), read_only=True)
+    try:
+        assert warehouse.schema_version(con) == 4
+        assert con.execute("SELECT * FROM retractions").fetchall() == [
+            ("hcpcs", "2018", datetime(2026, 1, 2, 6, 30), "alice", "loaded from the wrong file")
+        ]
+        in_service = "SELECT version FROM releases_in_service ORDER BY release_order"
+        assert con.execute(in_service).fetchall() == [("2016",), ("2017",)]
+        for table in ("hcpcs_catalog", "descriptor_forms"):
+            sql = f"SELECT * FROM {table} ORDER BY ALL"
+            assert con.execute(sql).fetchall() == new.execute(sql).fetchall()
+        sql = "SELECT * FROM changes_between('hcpcs', '2016', '2017')"
+        assert con.execute(sql).fetchall() == new.execute(sql).fetchall()
+        assert con.execute(sql).fetchall()
+        assert con.execute("SELECT version_in_force('hcpcs', DATE '2018-06-01')").fetchall() == [
+            ("2017",)
+        ]
     finally:
         con.close()
         new.close()

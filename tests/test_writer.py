@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import refresh_argv
-from warehouse_state import loaded_versions
+from warehouse_state import attempts, loaded_versions
 
 from codecatalog import warehouse
 from codecatalog.errors import WarehouseBusy
@@ -115,6 +115,30 @@ def test_a_second_refresh_waits_for_the_first(loaded_warehouse: Path, samples: P
     assert (waiting.returncode, err) == (0, ""), err
     assert out.splitlines()[0] == "cpt 2026r1: loaded"
     assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
+
+
+def test_the_same_release_submitted_twice_at_once(loaded_warehouse: Path, samples: Path) -> None:
+    """Two refreshes of one release started together: one loads and publishes it, the other
+    waits for the writer lock, then finds the same bytes loaded (issue 10's faults)."""
+    runs = [
+        subprocess.Popen(
+            [*cli_refresh(samples / "cpt-2026", "2026r1", loaded_warehouse), "--wait", "120"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(run.communicate(timeout=240), run.returncode) for run in runs]
+    assert [code for _, code in results] == [0, 0], results
+    firsts = sorted(out.splitlines()[0] for (out, _), _ in results)
+    assert firsts == ["cpt 2026r1: loaded", "cpt 2026r1: unchanged"]
+    assert loaded_versions(loaded_warehouse) == ["2024", "2025", "2026", "2026r1"]
+    assert [a["outcome"] for a in attempts(loaded_warehouse)][-2:] == ["loaded", "unchanged"]
+    published = loaded_warehouse / "published" / "cpt"
+    assert sorted(p.name for p in published.iterdir()) == [
+        "2024", "2025", "2026", "2026r1", "current.json", "latest.json",
+    ]  # fmt: skip
 
 
 READERS = """

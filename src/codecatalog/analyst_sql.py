@@ -13,7 +13,8 @@ that opens the reader file can call them, with no Python function registered.
 
 Each table macro dispatches on the source name with `query()` to a macro of that source
 (`_changes_between_<source>`, …), generated from the same SQL the pipeline runs
-(`codecatalog.diff.changes`, `codecatalog.findings`) with its parameters read from `releases`.
+(`codecatalog.diff.changes`, `codecatalog.findings`) with its parameters read from
+`releases_in_service` (`releases` without the retracted versions, which no macro sees).
 They are created by the writer after every load and when this module's SQL changes (a hash in
 `meta`), so the reader file always carries the macros of the sources it holds.
 """
@@ -46,26 +47,24 @@ def _step_columns(alias: str) -> dict[str, str]:
     return {name: f"{alias}._{name}" for name in _STEP}
 
 
-def _version_sql(name: str, as_of: str) -> str:
-    """SQL: the label of `name`'s version in force on the DATE expression `as_of` (NULL: none)."""
-    return (
-        f"(SELECT arg_max(version, release_order) FROM releases "
-        f"WHERE codeset = {literal(name)} AND effective_date <= {as_of})"
-    )
-
-
 def changes_macro(cfg: SourceConfig) -> str:
-    """`_changes_between_<source>(p_from, p_to)`: the changes between two loaded versions."""
+    """`_changes_between_<source>(p_from, p_to)`: the changes between two loaded versions in
+    service (a retracted one is refused with `warehouse.Retraction`'s words)."""
     name = literal(cfg.name)
     loaded = (
-        f"(SELECT string_agg(version, ', ' ORDER BY release_order) FROM releases "
-        f"WHERE codeset = {name})"
+        f"(SELECT coalesce(string_agg(version, ', ' ORDER BY release_order), 'none') "
+        f"FROM {wh.IN_SERVICE} WHERE codeset = {name})"
     )
 
     def missing(param: str) -> str:
+        retracted = (
+            f"(SELECT {literal(cfg.name + ' ')} || version || ' was retracted on ' "
+            f"|| strftime(retracted_at, '%Y-%m-%d %H:%M:%S') || ' UTC by ' || retracted_by "
+            f"|| ': ' || reason FROM retractions WHERE codeset = {name} AND version = {param})"
+        )
         return (
-            f"error({literal(f'{cfg.name} version ')} || _sql_literal({param}) "
-            f"|| ' is not loaded (loaded: ' || {loaded} || ')')"
+            f"error(coalesce({retracted}, {literal(f'{cfg.name} version ')} "
+            f"|| _sql_literal({param}) || ' is not loaded (loaded: ' || {loaded} || ')'))"
         )
 
     step = f"""
@@ -74,8 +73,8 @@ def changes_macro(cfg: SourceConfig) -> str:
                n.release_order AS _new_ord, o.effective_date AS _old_eff,
                n.effective_date AS _new_eff
         FROM (SELECT p_from::VARCHAR AS f, p_to::VARCHAR AS t) p
-        LEFT JOIN releases o ON o.codeset = {name} AND o.version = p.f
-        LEFT JOIN releases n ON n.codeset = {name} AND n.version = p.t
+        LEFT JOIN {wh.IN_SERVICE} o ON o.codeset = {name} AND o.version = p.f
+        LEFT JOIN {wh.IN_SERVICE} n ON n.codeset = {name} AND n.version = p.t
         WHERE CASE WHEN o.version IS NULL THEN {missing("p.f")}
                    WHEN n.version IS NULL THEN {missing("p.t")}
                    WHEN o.release_order >= n.release_order
@@ -102,7 +101,7 @@ def history_macro(cfg: SourceConfig) -> str:
         SELECT lag(version) OVER w AS _old, version AS _new,
                lag(release_order) OVER w AS _old_ord, release_order AS _new_ord,
                lag(effective_date) OVER w AS _old_eff, effective_date AS _new_eff
-        FROM releases WHERE codeset = {name}
+        FROM {wh.IN_SERVICE} WHERE codeset = {name}
         WINDOW w AS (ORDER BY release_order)
         QUALIFY _old IS NOT NULL
     ),
@@ -122,12 +121,12 @@ def catalog_macro(cfg: SourceConfig) -> str:
     """`_catalog_as_of_<source>(p_as_of)`: the catalog of the version in force on a date."""
     name, catalog = literal(cfg.name), quote(f"{cfg.name}_catalog")
     order = (
-        f"(SELECT max(release_order) FROM releases "
+        f"(SELECT max(release_order) FROM {wh.IN_SERVICE} "
         f"WHERE codeset = {name} AND effective_date <= p_as_of::DATE)"
     )
     first_loaded = (
-        f"(SELECT arg_min(version || ' (effective ' || strftime(effective_date, '%Y-%m-%d') "
-        f"|| ')', release_order) FROM releases WHERE codeset = {name})"
+        f"(SELECT coalesce(arg_min(version || ' (effective ' || strftime(effective_date, "
+        f"'%Y-%m-%d') || ')', release_order), 'none') FROM {wh.IN_SERVICE} WHERE codeset = {name})"
     )
     none = (
         f"error({literal(f'no {cfg.name} version is in force on ')} || "
@@ -175,7 +174,7 @@ def statements(con: duckdb.DuckDBPyConnection) -> list[str]:
         "coalesce('''' || replace(value::VARCHAR, '''', '''''') || '''', 'NULL')",
         "CREATE OR REPLACE MACRO version_in_force(source, as_of) AS "
         "(SELECT arg_max(version, release_order) "
-        "FROM (SELECT codeset, version, release_order, effective_date FROM releases) "
+        f"FROM (SELECT codeset, version, release_order, effective_date FROM {wh.IN_SERVICE}) "
         "WHERE codeset = source AND effective_date <= as_of::DATE)",
     ]
     for cfg in configs.values():

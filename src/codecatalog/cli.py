@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codecatalog import sources
+from codecatalog import sources, steplog
 from codecatalog.errors import CodecatalogError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -407,6 +407,153 @@ def cmd_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deployments(args: argparse.Namespace) -> int:
+    """Print (or with --write, write) the prefect.yaml of the declared schedules: one deployment
+    per schedule (`<source>-<name>`, flow `flows/scheduled.py:scheduled_refresh`, work pool
+    `codecatalog`, one run at a time) plus the unscheduled `refresh-due`. Run `prefect deploy
+    --all` next to it to register them."""
+    from codecatalog.schedules import planned, prefect_yaml
+
+    text = prefect_yaml(planned())
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    """List each declared schedule's deployment, cron and timezone, and its next runs (computed
+    as Prefect's scheduler does; no server needed)."""
+    from codecatalog.schedules import next_runs, planned
+
+    now = datetime.now().astimezone()
+    rows = [
+        {
+            "deployment": plan.deployment,
+            "cron": plan.schedule.cron,
+            "timezone": plan.schedule.timezone,
+            "looks_for": plan.schedule.looks_for,
+            "next_runs": ", ".join(
+                d.isoformat(sep=" ", timespec="minutes")
+                for d in next_runs(plan.schedule, args.count, now)
+            ),
+        }
+        for plan in planned()
+    ]
+    _print_rows(rows, args.format)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Per source: the last attempt (outcome, version, when, and why for a refusal), the version
+    latest.json and current.json name, versions loaded but not published, and the next run —
+    from the Prefect server when one is configured and answers, else from the declared
+    schedules."""
+    from codecatalog import warehouse
+    from codecatalog.prefect_api import PrefectUnavailable, check_api, configured_api_url
+    from codecatalog.status import server_next_runs, source_status
+    from codecatalog.writer import READER_NAME
+
+    directory = _warehouse(args.warehouse)
+    scheduled = None
+    url = configured_api_url()
+    if url:
+        try:
+            check_api(url)
+            scheduled = server_next_runs(url)
+        except PrefectUnavailable as err:
+            print(f"note: {err}; next runs are from the declared schedules", file=sys.stderr)
+    con = None
+    if (directory / READER_NAME).is_file():
+        con = warehouse.open_reader(directory)
+    try:
+        found = source_status(con, directory, datetime.now().astimezone(), scheduled)
+    finally:
+        if con is not None:
+            con.close()
+    _print_rows([s.row() for s in found], args.format)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve every declared schedule's deployment (and `refresh-due`) from this one process: a
+    single machine's alternative to a work pool and a worker. Needs a running Prefect server
+    (PREFECT_API_URL); stops on Ctrl-C, leaving the deployments' schedules active."""
+    from prefect import serve
+    from prefect.schedules import Cron
+
+    from codecatalog.flows.scheduled import refresh_due, scheduled_refresh
+    from codecatalog.prefect_api import check_api, configured_api_url
+    from codecatalog.schedules import planned
+
+    url = configured_api_url()
+    if not url:
+        raise UsageError(
+            "serve needs a Prefect server: start `prefect server start` and set PREFECT_API_URL"
+        )
+    check_api(url)
+    parameters = {"warehouse_dir": str(_warehouse(args.warehouse))}
+    deployments = [
+        scheduled_refresh.to_deployment(
+            name=plan.deployment,
+            schedule=Cron(plan.schedule.cron, timezone=plan.schedule.timezone),
+            parameters={"source": plan.source, "schedule": plan.schedule.name, **parameters},
+            concurrency_limit=1,
+            tags=["codecatalog", plan.source],
+        )
+        for plan in planned()
+    ]
+    deployments.append(refresh_due.to_deployment(name="refresh-due", parameters=parameters))
+    serve(*deployments, pause_on_shutdown=False)
+    return 0
+
+
+def cmd_run_due(args: argparse.Namespace) -> int:
+    """Refresh every source whose schedule fired since its last success, in-process (no Prefect):
+    the cron-only alternative, e.g. `0 7 * * * cd /srv/codecatalog && .venv/bin/codecatalog
+    run-due`. Exits 1 when a release was refused (each source is still tried)."""
+    from codecatalog.scheduled import run_due
+
+    outcomes = run_due(_warehouse(args.warehouse), datetime.now().astimezone(), args.source)
+    rows = [
+        {
+            "source": o.source,
+            "schedule": o.schedule,
+            "version": o.version,
+            "outcome": o.status,
+            "message": o.message.splitlines()[0] if o.message else "",
+        }
+        for o in outcomes
+    ]
+    if rows:
+        _print_rows(rows, args.format)
+    else:
+        print("no source is due")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    """Take a wrongly loaded version out of service, with an audit trail. It stays in the
+    warehouse and on disk, marked retracted (who, when, why) in the `retractions` table and in
+    `published/<source>/retractions.json`; `latest.json` and `current.json` move to the newest
+    version still in service (removed when none is left), and diffs, history, lookup, findings
+    and the SQL macros skip it. Loading the same release again needs a correction label
+    (e.g. 2026r1)."""
+    from codecatalog.pipeline import published_root
+    from codecatalog.publish import CURRENT, LATEST, read_latest
+    from codecatalog.retract import retract
+
+    warehouse_dir = _warehouse(args.warehouse)
+    done = retract(warehouse_dir, args.source, args.version, args.reason, wait=args.wait)
+    print(done)
+    for name in (LATEST, CURRENT):
+        named = read_latest(published_root(warehouse_dir), done.codeset, name)
+        print(f"  {name + ':':<9}{named['version'] if named else '(none)'}")
+    return 0
+
+
 POLICY_PTP_ROWS = 2_000  # `samples --policy`: NCCI PTP edits (both tables) of the first quarter
 POLICY_MUE_CODES = 300  # … and codes per MUE table
 
@@ -448,11 +595,15 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     def common(
-        command: argparse.ArgumentParser, func: Any, formats: Sequence[str] | None = None
+        command: argparse.ArgumentParser,
+        func: Any,
+        formats: Sequence[str] | None = None,
+        warehouse: bool = True,
     ) -> None:
         if formats is not None:
             command.add_argument("--format", choices=formats, default=formats[0], help=format_help)
-        command.add_argument("--warehouse", help=warehouse_help)
+        if warehouse:
+            command.add_argument("--warehouse", help=warehouse_help)
         command.add_argument(
             "--sources", action="append", type=Path, metavar="FILE", help=sources_help
         )
@@ -590,6 +741,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(current, cmd_current)
 
+    status = command(
+        "status",
+        "where each source stands: last attempt, latest, next run",
+        cmd_status,
+        "--warehouse warehouse --format json",
+    )
+    common(status, cmd_status, read_formats)
+
+    serve = command(
+        "serve",
+        "serve the scheduled refreshes from this process (needs a Prefect server)",
+        cmd_serve,
+        "--warehouse /srv/codecatalog/warehouse",
+    )
+    common(serve, cmd_serve)
+
+    run_due = command(
+        "run-due",
+        "refresh every source whose schedule fired since its last success (no Prefect)",
+        cmd_run_due,
+        "--warehouse warehouse",
+    )
+    run_due.add_argument(
+        "--source", action="append", help="only this source (repeatable; default: all declared)"
+    )
+    common(run_due, cmd_run_due, read_formats)
+
+    deployments = command(
+        "deployments",
+        "the prefect.yaml of the declared schedules",
+        cmd_deployments,
+        "--write prefect.yaml",
+    )
+    deployments.add_argument("--write", metavar="FILE", help="write it to FILE")
+    common(deployments, cmd_deployments, warehouse=False)
+
+    schedules = command(
+        "schedules", "declared schedules and their next runs", cmd_schedules, "--count 3"
+    )
+    schedules.add_argument(
+        "--count", type=int, default=3, metavar="N", help="next runs per schedule (default 3)"
+    )
+    common(schedules, cmd_schedules, read_formats, warehouse=False)
+
+    retract = command(
+        "retract",
+        "take a wrongly loaded version out of service (kept, marked retracted)",
+        cmd_retract,
+        "cpt 2026 --reason 'loaded from the 2025 files by mistake'",
+    )
+    retract.add_argument("source", help="code set, e.g. cpt")
+    retract.add_argument("version", help="the loaded version to retract, e.g. 2026")
+    retract.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    retract.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="how long to wait for a running refresh"
+    )
+    common(retract, cmd_retract)
+
     samples = command(
         "samples",
         "generate synthetic CPT releases and ground truth",
@@ -614,6 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `codecatalog diff … | head` exits quietly
     args = build_parser().parse_args(argv)
     try:
+        steplog.configure()  # $CODECATALOG_LOG_FORMAT=json|text: one record per step on stderr
         sources.use_sources(args.sources or [])
         code: int = args.func(args)
         return code

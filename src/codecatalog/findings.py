@@ -30,7 +30,7 @@ from codecatalog.errors import DeclarationError
 from codecatalog.intervals import FROM, TO, in_force
 from codecatalog.sources import SourceConfig
 from codecatalog.sql import literal, quote, table_exists
-from codecatalog.warehouse import LoadedRelease, find_release, loaded_releases
+from codecatalog.warehouse import IN_SERVICE, LoadedRelease, find_release, loaded_releases
 
 FINDING_COLUMNS = (
     "codeset", "version", "key", "column", "code", "finding", "code_set", "code_set_version",
@@ -90,7 +90,7 @@ def plan_check(name: str, shape: str, release: LoadedRelease | None, on: date) -
 class CheckTerms:
     """A code set's check as SQL expressions: the order and label of its version in force (NULL:
     none) and why its codes are unchecked (NULL: they are looked up). Literals for a planned
-    check (`planned_terms`), subqueries on `releases` for a date known only to SQL
+    check (`planned_terms`), subqueries on `releases_in_service` for a date known only to SQL
     (`terms_on`)."""
 
     name: str
@@ -117,7 +117,7 @@ def planned_terms(check: CodeSetCheck) -> CheckTerms:
 def terms_on(name: str, shape: str, on: str, loaded: bool = True) -> CheckTerms:
     """The terms of checking set `name` on the date SQL expression `on`, decided in SQL by the
     rules of `plan_check` (its reasons word for word); `loaded`: whether its tables exist."""
-    releases = f"FROM releases WHERE codeset = {literal(name)} AND effective_date <= {on}"
+    releases = f"FROM {IN_SERVICE} WHERE codeset = {literal(name)} AND effective_date <= {on}"
     order = f"(SELECT max(release_order) {releases})"
     version = f"(SELECT arg_max(version, release_order) {releases})"
     effective = f"(SELECT max(effective_date) {releases})"
@@ -134,8 +134,9 @@ def terms_on(name: str, shape: str, on: str, loaded: bool = True) -> CheckTerms:
 def in_force_release(
     con: duckdb.DuckDBPyConnection, codeset: str, on: date
 ) -> LoadedRelease | None:
-    """A code set's version in force on `on`: its latest loaded version effective on or before
-    it (by effective date, then correction); None when there is none."""
+    """A code set's version in force on `on`: its latest loaded version in service (not
+    retracted) effective on or before it (by effective date, then correction); None when there
+    is none."""
     earlier = [r for r in loaded_releases(con, codeset) if r.effective_date <= on]
     return earlier[-1] if earlier else None
 
@@ -237,7 +238,9 @@ def findings_on_sql(
     `codecatalog.findings_as_of` computes with temporary tables."""
     parts = []
     for cfg, code_sets in policies:
-        releases = f"FROM releases WHERE codeset = {literal(cfg.name)} AND effective_date <= {on}"
+        releases = (
+            f"FROM {IN_SERVICE} WHERE codeset = {literal(cfg.name)} AND effective_date <= {on}"
+        )
         order = f"(SELECT max(release_order) {releases})"
         refs = references_sql(cfg, order, on)
         checks = [terms_on(n, str(code_sets[n].code_shape), on, n in loaded) for n in cfg.code_sets]

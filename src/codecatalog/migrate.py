@@ -29,7 +29,12 @@ def upgrade(writer: Writer) -> Path | None:
     with writer.transaction():
         if found < 2:
             _from_v1(con)
-        _from_v2(con)
+        if found < 3:
+            _from_v2(con)
+        _from_v3(con)
+        con.execute(
+            "UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(wh.SCHEMA_VERSION)]
+        )
     writer.sync_reader()
     return backup
 
@@ -72,7 +77,7 @@ def _from_v1(con: duckdb.DuckDBPyConnection) -> None:
             "FROM _v1_releases WHERE codeset = ?",
             [sha, schema_sha256(cfg), codeset],
         )
-        for release in wh.loaded_releases(con, codeset):
+        for release in wh.loaded_releases(con, codeset, include_retracted=True):
             for (owner, part), old in old_parts.items():
                 if owner != codeset:
                     continue
@@ -107,4 +112,8 @@ def _from_v2(con: duckdb.DuckDBPyConnection) -> None:
             if table_exists(con, f"{codeset}_{part}")
         }
         wh.store_descriptor_forms(con, cfg, parts)
-    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(wh.SCHEMA_VERSION)])
+
+
+def _from_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3 had no retractions: create the table (empty) and the `releases_in_service` view."""
+    wh.prepare(con)

@@ -13,15 +13,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from codecatalog import analyst_sql
+from codecatalog import analyst_sql, steplog
 from codecatalog import warehouse as wh
 from codecatalog.diff.changes import (
     CHANGE_COLUMNS,
@@ -31,6 +32,7 @@ from codecatalog.diff.changes import (
     store_changes,
     store_table_reconciliation,
 )
+from codecatalog.duckdb_settings import configure
 from codecatalog.errors import (
     CodecatalogError,
     DeclarationError,
@@ -52,14 +54,18 @@ from codecatalog.findings import (
 )
 from codecatalog.intervals import in_force, rows_at
 from codecatalog.migrate import upgrade
+from codecatalog.orphans import stop_recorded
 from codecatalog.publish import (
     CURRENT,
+    LATEST,
     Publication,
     place_version,
     point_latest,
     remove_partial_versions,
+    remove_pointer,
     stage_version,
     version_dir,
+    write_retractions,
 )
 from codecatalog.read.archive import ReleaseArchive
 from codecatalog.read.release import Release
@@ -327,11 +333,14 @@ def check_vanished(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, version: s
             {"old": params["old"]},
         )
     )
+    # Rows active at `old` that end by `new`, with no row of their key starting after `old`
+    # and holding at `new` (the versions between them may be retracted ones).
     ended = first(
         con.execute(
-            f"""SELECT count(*) FROM (SELECT * FROM {catalog} WHERE _to = $new AND {active_row}
+            f"""SELECT count(*) FROM (SELECT * FROM {catalog} WHERE _to <= $new AND {active_row}
                                       AND {in_force("$old")}) o
-            ANTI JOIN (SELECT * FROM {catalog} WHERE _from = $new) n ON {same}""",
+            ANTI JOIN (SELECT * FROM {catalog} WHERE _from > $old AND {in_force("$new")}) n
+            ON {same}""",
             params,
         )
     )
@@ -589,34 +598,55 @@ def place_step(
     staged: Staged,
     today: date | None = None,
 ) -> str:
-    """Rename a committed version's directory into place; point `latest` at the newest loaded
-    version that is published, and `current` at the newest published one in force `today`
-    (a release loaded months before its effective date is `latest` long before it is
-    `current`). Returns the `latest` version."""
+    """Rename a committed version's directory into place and bring the source's pointers up to
+    date (`point_all`). Returns the newest version in service."""
     if staged.staging is not None:
         place_version(staged.staging, staged.target)
-    loaded = wh.loaded_releases(con, codeset)
-    newest = loaded[-1]
-    if version_dir(root, codeset, newest.version).exists():
-        point_latest(root, codeset, newest.version, newest.effective_date)
-    point_current(con, root, codeset, today or utc_now().date())
-    return newest.version
+    point_all(con, root, codeset, today or utc_now().date())
+    return wh.loaded_releases(con, codeset)[-1].version
+
+
+def point_all(
+    con: duckdb.DuckDBPyConnection, root: Path, codeset: str, today: date
+) -> tuple[str | None, str | None]:
+    """Write `retractions.json` (once a version of `codeset` was retracted), then point `latest`
+    at the newest published version in service and `current` at the newest published one in
+    force `today` (a release loaded months before its effective date is `latest` long before it
+    is `current`). Returns the versions named (latest, current); None: that pointer is absent."""
+    retracted = wh.retractions(con, codeset)
+    if retracted:
+        write_retractions(root, codeset, retracted)
+    return point_newest(con, root, codeset), point_current(con, root, codeset, today)
+
+
+def point_newest(con: duckdb.DuckDBPyConnection, root: Path, codeset: str) -> str | None:
+    """Point `latest.json` at the newest published version of `codeset` in service; return it
+    (None, and the pointer removed, when no published version is in service)."""
+    return _point(con, root, codeset, LATEST, None)
 
 
 def point_current(
     con: duckdb.DuckDBPyConnection, root: Path, codeset: str, today: date
 ) -> str | None:
-    """Point `current.json` at the newest published version of `codeset` in force `today`;
-    return it (None, and no pointer written, when none is in force yet)."""
-    in_force = [
+    """Point `current.json` at the newest published version of `codeset` in service and in force
+    `today`; return it (None, and no pointer left, when none is in force)."""
+    return _point(con, root, codeset, CURRENT, today)
+
+
+def _point(
+    con: duckdb.DuckDBPyConnection, root: Path, codeset: str, pointer: str, today: date | None
+) -> str | None:
+    named = [
         r
         for r in wh.loaded_releases(con, codeset)
-        if r.effective_date <= today and version_dir(root, codeset, r.version).exists()
+        if (today is None or r.effective_date <= today)
+        and version_dir(root, codeset, r.version).exists()
     ]
-    if not in_force:
+    if not named:
+        remove_pointer(root, codeset, pointer)
         return None
-    point_latest(root, codeset, in_force[-1].version, in_force[-1].effective_date, CURRENT)
-    return in_force[-1].version
+    point_latest(root, codeset, named[-1].version, named[-1].effective_date, pointer)
+    return named[-1].version
 
 
 def point_current_all(
@@ -632,9 +662,26 @@ def point_current_all(
         return {name: point_current(writer.con, root, name, clock().date()) for name in names}
 
 
-def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_now) -> list[str]:
-    """Finish what an interrupted refresh left: remove partial version directories, then publish
-    every loaded version of `codeset` that is not published yet. Returns those versions."""
+@dataclass(frozen=True)
+class Recovered:
+    """What a refresh finished for interrupted ones before its own work."""
+
+    versions: list[str]  # loaded but left unpublished, published now
+    stopped: list[str]  # one line per process a killed refresh left running, stopped now
+
+    def notes(self) -> list[str]:
+        """The lines the refresh's notes start with."""
+        published = (
+            f"published {v}, left unpublished by an interrupted refresh" for v in self.versions
+        )
+        return [*self.stopped, *published]
+
+
+def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_now) -> Recovered:
+    """Finish what an interrupted refresh left: stop the processes a killed one left running
+    (`orphans.stop_recorded`), remove partial version directories, then publish every loaded
+    version of `codeset` that is not published yet."""
+    stopped = stop_recorded(writer.directory)
     remove_partial_versions(root, codeset)
     con = writer.con
     published = []
@@ -648,7 +695,7 @@ def recover_step(writer: Writer, root: Path, codeset: str, clock: Clock = utc_no
                 con, root, codeset, release.version, comparison, warnings, notes, clock
             )
         published.append(release.version)
-    return published
+    return Recovered(published, stopped)
 
 
 def _recorded_outcome(
@@ -716,6 +763,12 @@ def record_refusal(
     if isinstance(err, WarehouseBusy):
         _append_pending(warehouse_dir, row)
         return
+    record_attempt(warehouse_dir, row, clock)
+
+
+def record_attempt(warehouse_dir: Path, row: dict[str, Any], clock: Clock = utc_now) -> None:
+    """Append one `load_attempts` row (`wh.attempt_row`) without waiting: to the side log when
+    another writer holds the warehouse, nowhere when it cannot be written."""
     try:
         with open_writer(warehouse_dir, wait=0, clock=clock) as writer:
             with writer.transaction():
@@ -749,51 +802,123 @@ def refresh(
 
     `transactions` is a separate transaction report (HCPCS quarterly files), path or URL; `wait`
     how long to wait for another writer (default $CODECATALOG_WRITER_WAIT or 60 s); `progress`
-    is told each step as it starts (the CLI shows it on a terminal).
+    is told each step as it starts (the CLI shows it on a terminal). Each step logs one record
+    (`codecatalog.steplog`) with its time and counts.
 
     A refused release raises (VersionError, ValidationFailed, DecodeError, …) after recording the
     failed attempt in `load_attempts`; loaded releases and published files stay as they were.
     """
     warehouse_dir = Path(warehouse_dir)
     with recorded_refusal(warehouse_dir, Attempt(codeset, version, source_uri), clock) as attempt:
-        step = progress or (lambda _: None)
+        say = progress or (lambda _: None)
         request = Request.parse(codeset, source_uri, version, effective, transactions, allow_shrink)
-        step(f"fetching {source_uri}")
-        path = fetch_step(source_uri, warehouse_dir)
-        extra = fetch_step(transactions, warehouse_dir) if transactions else None
+        log = partial(steplog.step, source=codeset, version=request.version.label)
+        say(f"fetching {source_uri}")
+        with log("fetch", uri=source_uri):
+            path = fetch_step(source_uri, warehouse_dir)
+        extra = None
+        if transactions:
+            with log("fetch", uri=transactions):
+                extra = fetch_step(transactions, warehouse_dir)
         with staging_area(warehouse_dir, source(codeset).family == "table") as staging:
-            step(f"reading {path.name}")
-            release = read_step(codeset, path, extra, staging)
+            say(f"reading {path.name}")
+            with log("read") as logged:
+                release = read_step(codeset, path, extra, staging)
+                logged.done(read_counts(release))
             attempt.content_sha256 = release.content_sha256
-            step("validating")
-            warnings = validate_step(request, release)
+            say("validating")
+            with log("validate") as logged:
+                warnings = validate_step(request, release)
+                logged.done(validate_counts(warnings))
             root = published_root(warehouse_dir)
-            step("waiting for the warehouse")
+            say("waiting for the warehouse")
             with open_writer(warehouse_dir, wait=wait, clock=clock) as writer:
-                recovered = recover_step(writer, root, codeset, clock)
-                with landing(writer, root, codeset, version, clock) as landed:
-                    step(f"loading {codeset} {version}")
-                    loaded = load_step(writer.con, request, release, warnings, clock)
-                    step("comparing with the previous version")
-                    comparison = diff_step(writer.con, codeset, version)
-                    step("publishing")
-                    landed.staged = publish_step(
-                        writer.con,
-                        root,
-                        codeset,
-                        version,
-                        comparison,
-                        warnings,
-                        loaded.notes,
-                        clock,
-                    )
+                with log("recover") as logged:
+                    recovered = recover_step(writer, root, codeset, clock)
+                    logged.done(recover_counts(recovered))
+                # Leaving `landing` commits, then places the directory and moves the pointers:
+                # the place step, logged when `placing` ends.
+                with ExitStack() as placing:
+                    with landing(writer, root, codeset, version, clock) as landed:
+                        say(f"loading {codeset} {version}")
+                        with log("load") as logged:
+                            loaded = load_step(writer.con, request, release, warnings, clock)
+                            logged.done(load_counts(writer.con, request, loaded))
+                        say("comparing with the previous version")
+                        with log("diff") as logged:
+                            comparison = diff_step(writer.con, codeset, version)
+                            logged.done(diff_counts(comparison))
+                        say("publishing")
+                        with log("publish") as logged:
+                            landed.staged = publish_step(
+                                writer.con,
+                                root,
+                                codeset,
+                                version,
+                                comparison,
+                                warnings,
+                                loaded.notes,
+                                clock,
+                            )
+                            logged.done(publish_counts(landed.staged))
+                        placed = placing.enter_context(log("place"))
+                    placed.done({"latest": landed.latest})
     return refresh_result(request, loaded, recovered, comparison, landed, warnings)
+
+
+# --- what each step's log record counts (the same for `refresh` and the flow) --------------------
+
+
+def read_counts(release: Release) -> dict[str, Any]:
+    """Rows read, in all and per file (a `table` release's counted in its staging database)."""
+    per_file: dict[str, int] = {}
+    if release.database is not None:
+        from codecatalog.read.table import TABLE
+
+        with duckdb.connect(str(release.database), read_only=True) as con:
+            counted = configure(con).execute(
+                f"SELECT _file, count(*) FROM {TABLE} GROUP BY _file ORDER BY min(rowid)"
+            )
+            per_file.update(counted.fetchall())
+    for table in release.tables.values():
+        per_file[table.file] = per_file.get(table.file, 0) + len(table.frame)
+    return {"rows": sum(per_file.values()), "rows_by_file": per_file}
+
+
+def validate_counts(warnings: list[Failure]) -> dict[str, Any]:
+    """A release that passed validation: no failures, and its warnings."""
+    return {"failures": 0, "warnings": len(warnings)}
+
+
+def recover_counts(recovered: Recovered) -> dict[str, Any] | None:
+    """The versions recovery published and the processes it stopped; None when it did nothing."""
+    if not recovered.versions and not recovered.stopped:
+        return None
+    return {"published": recovered.versions, "orphans": recovered.stopped}
+
+
+def load_counts(con: duckdb.DuckDBPyConnection, request: Request, loaded: Loaded) -> dict[str, Any]:
+    """`loaded` or `unchanged`, and the version's catalog rows."""
+    release = wh.find_release(con, request.codeset, request.version.label)
+    return {"outcome": loaded.outcome, "rows": release.row_count}
+
+
+def diff_counts(comparison: Comparison) -> dict[str, Any]:
+    """The version compared with, and the changes by type."""
+    return {"previous": comparison.previous, "changes": comparison.counts}
+
+
+def publish_counts(staged: Staged) -> dict[str, Any]:
+    """The files written into the version directory (none when it was published already)."""
+    if staged.staging is None:
+        return {"outcome": "already_published", "files": 0}
+    return {"files": sum(1 for p in staged.staging.rglob("*") if p.is_file())}
 
 
 def refresh_result(
     request: Request,
     loaded: Loaded,
-    recovered: list[str],
+    recovered: Recovered,
     comparison: Comparison,
     landed: Landing,
     warnings: list[Failure],
@@ -803,9 +928,10 @@ def refresh_result(
     assert staged is not None and latest is not None  # landing() sets both or raises
     version = request.version.label
     outcome = (
-        "published" if loaded.outcome == "unchanged" and version in recovered else loaded.outcome
+        "published"
+        if loaded.outcome == "unchanged" and version in recovered.versions
+        else loaded.outcome
     )
-    notes = [f"published {v}, left unpublished by an interrupted refresh" for v in recovered]
     return RefreshResult(
         request.codeset,
         version,
@@ -815,5 +941,5 @@ def refresh_result(
         comparison.previous,
         comparison.counts,
         warnings,
-        notes + loaded.notes,
+        recovered.notes() + loaded.notes,
     )

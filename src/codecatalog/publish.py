@@ -5,7 +5,8 @@ csv), report.md and report.html, any extra JSON documents (`codesystem.json`), d
 (a Frictionless Data Package describing every file, with a Table Schema per table) and
 manifest.json;
 `<root>/<codeset>/latest.json` names the newest loaded version, `current.json` the newest one in
-force (by effective date) when it was last written. `codecatalog.published` reads them back.
+force (by effective date) when it was last written; neither names a retracted version, which
+`retractions.json` lists beside them. `codecatalog.published` reads them back.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -28,6 +29,9 @@ import codecatalog
 from codecatalog.errors import WarehouseUnusable
 from codecatalog.sql import first
 from codecatalog.writer import describe
+
+if TYPE_CHECKING:
+    from codecatalog.warehouse import Retraction
 
 # 2: datapackage.json, extra documents (codesystem.json), findings, composite-key catalogs.
 # Directories published under 1 are never rewritten; `codecatalog.published` reads both.
@@ -155,7 +159,7 @@ def stage_version(
             "previous_version": publication.previous_version,
             "schema_version": SCHEMA_VERSION,
             "tool_version": codecatalog.__version__,
-            "created_at": _timestamp(created_at),
+            "created_at": timestamp(created_at),
             "content_sha256": publication.content_sha256,
             "licence": list(publication.licence),
             "inputs": publication.inputs,
@@ -274,7 +278,7 @@ def datapackage(
         "$schema": PACKAGE_PROFILE,
         "name": _resource_name(f"{publication.codeset}-{publication.version}"),
         "version": publication.version,
-        "created": _timestamp(created_at),
+        "created": timestamp(created_at),
         "resources": resources,
     }
 
@@ -284,7 +288,8 @@ def _resource_name(text: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-._/") else "-" for c in text.lower())
 
 
-def _timestamp(moment: datetime) -> str:
+def timestamp(moment: datetime) -> str:
+    """A naive UTC time as published: ISO 8601 to the second, with its offset (`+00:00`)."""
     return moment.replace(tzinfo=UTC).isoformat(timespec="seconds")
 
 
@@ -324,6 +329,45 @@ def point_latest(
     return path
 
 
+def remove_pointer(root: Path, codeset: str, pointer: str = LATEST) -> bool:
+    """Remove `<root>/<codeset>/<pointer>.json` (no version to name); return whether it existed."""
+    path = Path(root) / codeset / f"{pointer}.json"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        raise WarehouseUnusable(f"cannot remove {path}: {describe(err)}") from None
+    return True
+
+
+RETRACTIONS = "retractions.json"  # beside latest.json: the versions taken out of service
+
+
+def write_retractions(root: Path, codeset: str, retracted: Sequence[Retraction]) -> Path:
+    """Atomically replace `<root>/<codeset>/retractions.json` with the list of `retracted`
+    versions, in that order: {version, retracted_at (UTC, ISO 8601), retracted_by, reason}."""
+    path = Path(root) / codeset / RETRACTIONS
+    staging = path.with_name(f".retractions-{os.getpid()}.json")
+    entries = [
+        {
+            "version": r.version,
+            "retracted_at": timestamp(r.retracted_at),
+            "retracted_by": r.retracted_by,
+            "reason": r.reason,
+        }
+        for r in retracted
+    ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(staging, entries)
+        os.replace(staging, path)
+    except OSError as err:
+        staging.unlink(missing_ok=True)
+        raise WarehouseUnusable(f"cannot write {path}: {describe(err)}") from None
+    return path
+
+
 def read_latest(root: Path, codeset: str, pointer: str = LATEST) -> dict[str, Any] | None:
     """The current `latest.json` (or `current.json`) pointer, or None before there is one."""
     path = Path(root) / codeset / f"{pointer}.json"
@@ -356,7 +400,7 @@ def _copy(
     return (int(copied[0]) if copied else 0), published
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: dict[str, Any] | list[Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 

@@ -465,7 +465,9 @@ def lookup(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, key: str, on: date
     order = release.release_order
     row = found.at(order)
     if row is None and not any(r.start < order for r in found.rows):
-        later = next(r for r in releases if found.at(r.release_order) is not None)
+        later = next((r for r in releases if found.at(r.release_order) is not None), None)
+        if later is None:
+            raise UsageError(f"{cfg.name} key {key!r} is only in retracted versions")
         raise UsageError(
             f"{key} is not in {cfg.name} {release.version}, the version in force on {on}: it "
             f"first appears in {later.version} (effective {later.effective_date})"

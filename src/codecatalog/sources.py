@@ -107,6 +107,38 @@ class Retirement:
     date_format: str = "%Y-%m-%d"
 
 
+LOOKS_FOR = ("next_year", "next_quarter", "this_quarter")  # which release a scheduled run seeks
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When scheduled refreshes of a source look for a release: a cron expression in a timezone,
+    and which release a run on a given day looks for (`looks_for`), labelled by `version` (a
+    format of that release's effective date: `{year}`, `{quarter}`, `{month:02d}`)."""
+
+    name: str  # the deployment is `<source>-<name>`
+    cron: str
+    timezone: str = "UTC"
+    looks_for: str = "next_quarter"
+    version: str = "{year}Q{quarter}"
+    drop_folder: str | None = None  # this schedule's own drop folder (else the source's)
+
+
+@dataclass(frozen=True)
+class FetchSpec:
+    """Where a scheduled run finds a release: exactly one of a URL template, a landing page whose
+    links are matched by `link_pattern` (a regular expression searched in each href), or a drop
+    folder a person puts licensed files in (relative to the warehouse directory). The template
+    and the pattern are formatted with the release's effective date first: `{year}`, `{yy}`,
+    `{quarter}` (1–4), `{quarter_letter}` (a–d), `{month:02d}`, `{month_name}` (`january`);
+    a literal brace is doubled."""
+
+    url: str | None = None
+    landing_page: str | None = None
+    link_pattern: str | None = None
+    drop_folder: str | None = None
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One source: how it is read, its key columns and which columns the diff tracks."""
@@ -139,6 +171,9 @@ class SourceConfig:
     code_shape: str | None = None  # full-match regex of the codes this source claims
     declared_in: Path | None = None  # the TOML file (None: built in)
     cadence: str | None = None  # how often releases come (informational)
+    # operations (issue 10): not part of the declaration's identity
+    schedules: tuple[Schedule, ...] = ()
+    fetch: FetchSpec | None = None
 
     @property
     def tracked(self) -> tuple[str, ...]:
@@ -234,7 +269,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_COMMON = "title family key schema descriptors attributes cadence licence"
+_COMMON = "title family key schema descriptors attributes cadence licence schedules fetch"
 _LEGACY = f"{_COMMON} detail add_date term_date successors source_action actions code_shape"
 _TABLE = f"""{_COMMON} code_columns code_sets columns read term_date active_values term_date_is
     term_date_format max_vanished release_values duplicate_keys version_check source_action"""
@@ -374,12 +409,98 @@ def _parse_entry(entry: _Entry, schema_dir: Path, builtin: bool) -> SourceConfig
         "cadence": e.text("cadence"),
         "declared_in": None if builtin else e.file,
         "licence": _licence(e),
+        "schedules": _schedules(e),
+        "fetch": _fetch(e),
     }
     if family == "table":
         cfg = _table_config(e, common)
         _check_schema(e, cfg)
         return cfg
     return _legacy_config(e, common)
+
+
+_SCHEDULE_KEYS = ("name", "cron", "timezone", "looks_for", "version", "drop_folder")
+_FETCH_KEYS = ("url", "landing_page", "link_pattern", "drop_folder")
+
+
+def _schedules(e: _Entry) -> tuple[Schedule, ...]:
+    """`[[<source>.schedules]]`: each with a unique name, a valid cron and a known timezone."""
+    raw = e.table.get("schedules", [])
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        e.fail(f"schedules must be an array of tables ([[{e.name}.schedules]]), got {raw!r}")
+    found: list[Schedule] = []
+    for table in raw:
+        for key in table:
+            if key not in _SCHEDULE_KEYS:
+                e.fail(f"unknown key {key!r}", "schedules")
+        for key in ("name", "cron"):
+            if not isinstance(table.get(key), str) or not table[key].strip():
+                e.fail(f"{key} must be a non-empty string, got {table.get(key)!r}", "schedules")
+        schedule = Schedule(**table)
+        if not re.fullmatch(r"[a-z][a-z0-9_-]*", schedule.name):
+            e.fail(f"schedule name {schedule.name!r} is not lower-case a-z, 0-9, _ or -")
+        if any(s.name == schedule.name for s in found):
+            e.fail(f"schedule name {schedule.name!r} is used twice")
+        if schedule.looks_for not in LOOKS_FOR:
+            e.fail(f"looks_for must be one of {', '.join(LOOKS_FOR)}, got {schedule.looks_for!r}")
+        if schedule.drop_folder is not None and not (
+            isinstance(schedule.drop_folder, str) and schedule.drop_folder.strip()
+        ):
+            e.fail(f"schedule {schedule.name!r}: drop_folder must be a non-empty string")
+        problem = schedule_problem(schedule)
+        if problem:
+            e.fail(f"schedule {schedule.name!r}: {problem}")
+        found.append(schedule)
+    return tuple(found)
+
+
+def schedule_problem(schedule: Schedule) -> str | None:
+    """Why a schedule cannot be used (bad cron, unknown timezone, bad version format), or None."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from cronsim import CronSim, CronSimError
+
+    if len(schedule.cron.split()) != 5:
+        return f"cron {schedule.cron!r} is not a five-field cron expression"
+    try:
+        CronSim(schedule.cron, datetime(2026, 1, 1))
+    except CronSimError as err:
+        return f"cron {schedule.cron!r}: {err}"
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"timezone {schedule.timezone!r} is not an IANA time zone"
+    try:
+        schedule.version.format(year=2026, quarter=1, month=1)
+    except (KeyError, IndexError, ValueError) as err:
+        return f"version {schedule.version!r} is not a format of year, quarter, month ({err})"
+    return None
+
+
+def _fetch(e: _Entry) -> FetchSpec | None:
+    """`[<source>.fetch]`: one way to find a release."""
+    raw = e.table.get("fetch")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        e.fail(f"fetch must be a table, got {raw!r}")
+    for key in raw:
+        if key not in _FETCH_KEYS:
+            e.fail(f"unknown key {key!r}", "fetch")
+    values = {key: e.text(key, sub="fetch") for key in _FETCH_KEYS}
+    spec = FetchSpec(**values)
+    ways = [w for w in ("url", "landing_page", "drop_folder") if getattr(spec, w)]
+    if len(ways) != 1:
+        e.fail("give exactly one of url, landing_page (with link_pattern) or drop_folder", "fetch")
+    if (spec.landing_page is None) != (spec.link_pattern is None):
+        e.fail("landing_page and link_pattern go together", "fetch")
+    if spec.link_pattern is not None:
+        try:
+            re.compile(spec.link_pattern)
+        except re.error as err:
+            e.fail(f"link_pattern is not a regular expression: {err}", "fetch")
+    return spec
 
 
 def _licence(e: _Entry) -> tuple[str, ...]:
@@ -753,7 +874,8 @@ def check_code_sets(declared: dict[str, SourceConfig], where: dict[str, Path]) -
 
 def _as_json(cfg: SourceConfig) -> dict[str, Any]:
     data = dataclasses.asdict(cfg)
-    data.pop("declared_in")
+    for operational in ("declared_in", "schedules", "fetch"):
+        data.pop(operational)
     data["schema"] = cfg.schema.name  # the file's name only: where it lives is not its identity
     return data
 
@@ -814,7 +936,11 @@ def _column_identity(column: Column) -> dict[str, Any]:
 def config_from_json(text: str) -> SourceConfig:
     """A declaration rebuilt from `declaration_json` output (its schema a bare file name)."""
     data = json.loads(text)
-    known = {f.name for f in dataclasses.fields(SourceConfig)} - {"declared_in"}
+    known = {f.name for f in dataclasses.fields(SourceConfig)} - {
+        "declared_in",
+        "schedules",
+        "fetch",
+    }
     unknown = set(data) - known
     if unknown:
         raise DeclarationError(

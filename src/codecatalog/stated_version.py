@@ -138,3 +138,26 @@ def check_stated_version(
     """Every file of a release whose own statement of its version contradicts `version`."""
     check = RULES[rule]
     return [failure for item in evidence for failure in check(version, item)]
+
+
+def stated_label(rule: str, names: Sequence[str]) -> str | None:
+    """The version label a release's file names state, for the rules whose statement is in a
+    name: NCCI's `v<VV><Q-1>r<R>` and MUE's `Eff_MM-DD-YYYY` (on a quarter's first day); None
+    when no name states one (the statement is inside the files, or absent).
+
+    >>> stated_label("ncci_ptp", ["ccipra-v321r1-f1.zip"])
+    '2026Q2r1'
+    >>> stated_label("mue", ["MCR_MUE_PractitionerServices_Eff_01-01-2027.csv"])
+    '2027Q1'
+    """
+    for name in names:
+        if rule == "ncci_ptp" and (m := _NCCI.search(name)):
+            quarter, correction = int(m[2]) + 1, int(m[3])
+            if quarter <= 4:
+                year = _NCCI_BASE_YEAR + int(m[1])
+                return f"{year}Q{quarter}" + (f"r{correction}" if correction else "")
+        if rule == "mue" and (m := _MUE.search(name)):
+            month, day, year = int(m[1]), int(m[2]), int(m[3])
+            if day == 1 and month in (1, 4, 7, 10):
+                return f"{year}Q{(month - 1) // 3 + 1}"
+    return None

@@ -6,10 +6,12 @@ declaration it was loaded with), `declarations`, `<codeset>_<part>` (`catalog`, 
 `reconciliations`, `findings`, `release_values` (what a release states once for all its rows,
 e.g. the PFS conversion factor), `descriptor_forms` (each descriptor text's normalised form, so
 plain SQL tells editorial from revised changes), `load_attempts` (every attempt, failed or not,
-with its validation failures and warnings) and `meta` (the schema version). Writes happen inside
-the caller's transaction (`Writer.transaction()`), so nothing partial is ever visible; see
-`codecatalog.writer` for the reader and writer files and `codecatalog.migrate` for older
-warehouses; `codecatalog.analyst_sql` installs the SQL macros analysts call.
+with its validation failures and warnings), `retractions` (versions taken out of service: who,
+when, why; their rows stay, the view `releases_in_service` leaves them out) and `meta` (the
+schema version). Writes happen inside the caller's transaction (`Writer.transaction()`), so
+nothing partial is ever visible; see `codecatalog.writer` for the reader and writer files and
+`codecatalog.migrate` for older warehouses; `codecatalog.analyst_sql` installs the SQL macros
+analysts call.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-# 1: one row per key and version (`version` column); 2: validity intervals; 3: descriptor forms
-SCHEMA_VERSION = 3
+# 1: one row per key and version (`version` column); 2: validity intervals; 3: descriptor forms;
+# 4: retractions
+SCHEMA_VERSION = 4
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -107,11 +110,24 @@ CREATE TABLE IF NOT EXISTS load_attempts (
     version VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
     content_sha256 VARCHAR,
-    outcome VARCHAR NOT NULL,   -- loaded | unchanged | published | rejected
+    outcome VARCHAR NOT NULL,   -- loaded | unchanged | published | rejected | waiting
     message VARCHAR,
     failures JSON NOT NULL,
     warnings JSON NOT NULL,
     attempted_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retractions (   -- versions taken out of service (`codecatalog retract`)
+    codeset VARCHAR NOT NULL,
+    version VARCHAR NOT NULL,
+    retracted_at TIMESTAMP NOT NULL,    -- UTC
+    retracted_by VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    PRIMARY KEY (codeset, version)
+);
+CREATE VIEW IF NOT EXISTS releases_in_service AS   -- what diffs, pointers and macros read
+SELECT r.* FROM releases r
+WHERE NOT EXISTS (
+    SELECT 1 FROM retractions x WHERE x.codeset = r.codeset AND x.version = r.version
 );
 """
 
@@ -179,25 +195,70 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def loaded_releases(con: duckdb.DuckDBPyConnection, codeset: str) -> list[LoadedRelease]:
-    """Loaded versions of a code set by effective date (corrections right after their base)."""
-    if not table_exists(con, "releases"):
+IN_SERVICE = "releases_in_service"  # the view of `releases` without the retracted versions
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """A row of `retractions`: a loaded version taken out of service, by whom, when (UTC), why."""
+
+    codeset: str
+    version: str
+    retracted_at: datetime
+    retracted_by: str
+    reason: str
+
+    @property
+    def detail(self) -> str:
+        """`on <UTC time> by <who>: <reason>`."""
+        return f"on {self.retracted_at:%Y-%m-%d %H:%M:%S} UTC by {self.retracted_by}: {self.reason}"
+
+    def __str__(self) -> str:
+        return f"{self.codeset} {self.version} was retracted {self.detail}"
+
+
+def retractions(con: duckdb.DuckDBPyConnection, codeset: str) -> list[Retraction]:
+    """The retracted versions of a code set, in the order they were retracted."""
+    if not table_exists(con, "retractions"):
         return []
     rows = con.execute(
+        "SELECT x.codeset, x.version, x.retracted_at, x.retracted_by, x.reason "
+        "FROM retractions x LEFT JOIN releases r USING (codeset, version) "
+        "WHERE x.codeset = ? ORDER BY x.retracted_at, r.release_order",
+        [codeset],
+    ).fetchall()
+    return [Retraction(*row) for row in rows]
+
+
+def loaded_releases(
+    con: duckdb.DuckDBPyConnection, codeset: str, *, include_retracted: bool = False
+) -> list[LoadedRelease]:
+    """Loaded versions of a code set by effective date (corrections right after their base);
+    the retracted ones only with `include_retracted` (their rows stay in the interval tables)."""
+    if not table_exists(con, "releases"):
+        return []
+    table = "releases" if include_retracted or not table_exists(con, IN_SERVICE) else IN_SERVICE
+    rows = con.execute(
         "SELECT version, effective_date, correction, content_sha256, source, row_count, "
-        "release_order FROM releases WHERE codeset = ? ORDER BY effective_date, correction",
+        f"release_order FROM {table} WHERE codeset = ? ORDER BY effective_date, correction",
         [codeset],
     ).fetchall()
     return [LoadedRelease(codeset, *row) for row in rows]
 
 
-def find_release(con: duckdb.DuckDBPyConnection, codeset: str, version: str) -> LoadedRelease:
-    """The loaded release `version`; VersionError listing what is loaded otherwise."""
-    releases = loaded_releases(con, codeset)
-    for release in releases:
-        if release.version == version:
-            return release
-    known = ", ".join(r.version for r in releases) or "none"
+def find_release(
+    con: duckdb.DuckDBPyConnection, codeset: str, version: str, *, include_retracted: bool = False
+) -> LoadedRelease:
+    """The loaded release `version`; VersionError listing what is loaded otherwise, or saying
+    when, by whom and why it was retracted (unless `include_retracted`)."""
+    releases = loaded_releases(con, codeset, include_retracted=True)
+    found = next((r for r in releases if r.version == version), None)
+    retracted = {r.version: r for r in retractions(con, codeset)}
+    if found is not None and (include_retracted or version not in retracted):
+        return found
+    if found is not None:
+        raise VersionError(str(retracted[version]))
+    known = ", ".join(r.version for r in releases if r.version not in retracted) or "none"
     raise VersionError(f"{codeset} version {version!r} is not loaded (loaded: {known})")
 
 
@@ -211,9 +272,23 @@ def check_new_version(
     """Whether `version` still needs loading: False when the same bytes are already loaded.
 
     Raises VersionError for different content under a loaded version, or a label naming the same
-    release slot as a loaded one (`2026` vs `2026Q1`).
+    release slot as a loaded one (`2026` vs `2026Q1`); for a retracted version's label or slot,
+    whatever the content, naming the correction label to load it under.
     """
-    for release in loaded_releases(con, codeset):
+    releases = loaded_releases(con, codeset, include_retracted=True)
+    retracted = {r.version: r for r in retractions(con, codeset)}
+    for release in releases:
+        same_slot = release.order == (effective_date, version.correction)
+        if release.version in retracted and (release.version == version.label or same_slot):
+            said = (
+                "was retracted"
+                if release.version == version.label
+                else f"names the same release as version {release.version}, retracted"
+            )
+            raise VersionError(
+                f"{codeset} {version} {said} {retracted[release.version].detail}; load the "
+                f"release again as a correction, e.g. {_next_correction(releases, version)}"
+            )
         if release.version == version.label:
             if release.content_sha256 == content_sha256:
                 return False
@@ -222,12 +297,19 @@ def check_new_version(
                 f"(sha256 {release.content_sha256[:12]}…, now {content_sha256[:12]}…); "
                 f"load the new content as a correction, e.g. {version.label}r1"
             )
-        if release.order == (effective_date, version.correction):
+        if same_slot:
             raise VersionError(
                 f"{codeset} {version} names the same release as loaded version "
                 f"{release.version} (both effective {effective_date})"
             )
     return True
+
+
+def _next_correction(releases: Sequence[LoadedRelease], version: Version) -> str:
+    """The first correction label of `version`'s release that no loaded version uses."""
+    base = version.label.split("r", 1)[0]
+    taken = [r.correction for r in releases if r.effective_date == version.effective_date]
+    return f"{base}r{max(taken, default=0) + 1}"
 
 
 def part_key(cfg: SourceConfig, part: str) -> tuple[str, ...] | None:
@@ -282,7 +364,9 @@ def load_release(
     parts = dict(parts)
     values = parts.pop("release_values", None)
     order = release_order(effective_date, version.correction)
-    later = [r.release_order for r in loaded_releases(con, cfg.name) if r.release_order > order]
+    # A retracted version's rows stay: the new version's intervals end where they start.
+    loaded = loaded_releases(con, cfg.name, include_retracted=True)
+    later = [r.release_order for r in loaded if r.release_order > order]
     row_count = first(con.execute(f"SELECT count(*) FROM {parts['catalog']}"))
     con.execute(
         "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
