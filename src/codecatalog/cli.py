@@ -506,7 +506,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for plan in planned()
     ]
     deployments.append(refresh_due.to_deployment(name="refresh-due", parameters=parameters))
-    serve(*deployments, pause_on_shutdown=False)
+    try:
+        serve(*deployments, pause_on_shutdown=False)
+    except KeyboardInterrupt:  # Ctrl-C: the way to stop serving
+        print("stopped serving; the deployments and their schedules stay registered")
     return 0
 
 
