@@ -51,9 +51,11 @@ def _run_day(timezone: str) -> date:
 
 
 @task(cache_policy=NO_CACHE)
-def refresh_source(name: str, schedule: str, day: date, warehouse_dir: Path) -> scheduled.Outcome:
+def refresh_source(
+    name: str, schedule: str, day: date, warehouse_dir: Path, sha256: str | None = None
+) -> scheduled.Outcome:
     """Find and refresh one source's release (a refusal is an outcome, not an error)."""
-    return scheduled.run_scheduled(name, schedule, day, warehouse_dir)
+    return scheduled.run_scheduled(name, schedule, day, warehouse_dir, expected_sha256=sha256)
 
 
 def _report(outcome: scheduled.Outcome) -> None:
@@ -95,14 +97,16 @@ def scheduled_refresh(
     warehouse_dir: str | None = None,
     sources: list[str] | None = None,
     run_date: date | None = None,
+    sha256: str | None = None,
 ) -> str:
-    """Look for the release schedule `schedule` of `source` looks for and refresh it."""
+    """Look for the release schedule `schedule` of `source` looks for and refresh it (`sha256`:
+    the content it must have, when known)."""
     if sources:
         use_sources([Path(p) for p in sources])
     orphans.record_children(_warehouse(warehouse_dir))  # a temporary Prefect server, if any
     tz = scheduled.schedule_of(declared_source(source), schedule).timezone
     day = run_date or _run_day(tz)
-    outcome = refresh_source(source, schedule, day, _warehouse(warehouse_dir))
+    outcome = refresh_source(source, schedule, day, _warehouse(warehouse_dir), sha256)
     _report(outcome)
     print(f"{source} {outcome.version}: {outcome.status}: {outcome.message.splitlines()[0]}")
     if not outcome.ok:

@@ -5,11 +5,13 @@ refresh, let a worker run it to completion, and read back its artifact and its p
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterName,
 )
 
-from codecatalog.schedules import WORK_POOL, planned, prefect_yaml
-from codecatalog.sources import sources
+from codecatalog.schedules import WORK_POOL, next_runs, planned, prefect_yaml
+from codecatalog.sources import Schedule, sources
 
 ROOT = Path(__file__).parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -108,6 +110,18 @@ def test_deploy_all_and_run_a_scheduled_refresh(prefect_api: str, tmp_path: Path
     assert state == "COMPLETED"
     report = wh / "published" / "tariff" / "2027Q1" / "report.md"
     assert asyncio.run(_artifact("tariff-refreshed")) == [report.read_text(encoding="utf-8")]
+    # `codecatalog status` reads the next run from the server once its scheduler made one.
+    deadline, row = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:
+        row = status_of(env, "tariff")
+        if row["next_run_from"] == "server":
+            break
+        time.sleep(5)
+    first = next_runs(Schedule("quarterly", *QUARTERLY), 1, datetime.now().astimezone())[0]
+    assert (row["last_attempt"], row["latest"], row["next_run_from"]) == (
+        "loaded", "2027Q1", "server",
+    )  # fmt: skip
+    assert datetime.fromisoformat(row["next_run"]) == first
 
 
 async def _served() -> dict[str, tuple[bool, list[tuple[str, str]]]]:
@@ -141,3 +155,11 @@ def test_serve_registers_every_schedule_from_one_process(prefect_api: str, tmp_p
         served.send_signal(signal.SIGINT)
         out, _ = served.communicate(timeout=60)
     assert served.returncode == 0, out
+
+
+def status_of(env: dict[str, str], name: str) -> dict[str, str]:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "codecatalog"), "status", "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return next(row for row in json.loads(done.stdout) if row["source"] == name)

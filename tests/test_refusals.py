@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -222,6 +223,11 @@ def test_disk_full_during_publish(
         "current.json",
         "latest.json",
     ]
+    # Space again: the next run completes (nothing to clean up by hand).
+    monkeypatch.undo()
+    code, out, _ = run(capsys, *refresh_args(samples, loaded_warehouse))
+    assert (code, out.splitlines()[0]) == (0, "cpt 2026r1: loaded")
+    assert json.loads((published / "latest.json").read_text())["version"] == "2026r1"
 
 
 def closed_port() -> int:

@@ -116,3 +116,14 @@ def test_the_label_a_release_states_wins_over_the_schedule_date(tmp_path: Path) 
         # On 7 December 2026 the monthly schedule looks for 2026Q4; the file says 2027Q1.
         done = run_scheduled("limits", "monthly", RUN_DAY, wh, clock)
     assert (done.status, done.version) == ("refreshed", "2027Q1")
+
+
+def test_a_checksum_mismatch_is_refused_and_recorded(wh: Path) -> None:
+    path = drop(wh, "tariff", "tariff.csv", "Code,Fee\nA0001,10\n")
+    wrong = "0" * 64
+    refused = run_scheduled("tariff", "quarterly", RUN_DAY, wh, clock, expected_sha256=wrong)
+    assert (refused.status, refused.version) == ("refused", "2027Q1")
+    assert refused.message.startswith(f"{path}: sha256 ")
+    assert [(a["outcome"], a["message"]) for a in attempts(wh)] == [("rejected", refused.message)]
+    assert path.read_text() == "Code,Fee\nA0001,10\n"  # a dropped file is never removed
+    assert not (wh / "published").exists()

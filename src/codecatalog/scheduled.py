@@ -60,10 +60,12 @@ def run_scheduled(
     run_day: date,
     warehouse_dir: Path,
     clock: Clock = utc_now,
+    expected_sha256: str | None = None,
 ) -> Outcome:
     """Look for the release a run of schedule `schedule_name` on `run_day` looks for; refresh
-    it when there is a new one. A refused release is an Outcome (`refused`, with its failures),
-    not an exception: the caller decides how the run ends."""
+    it when there is a new one (`expected_sha256`: its content must have that hash). A release
+    that cannot be fetched or is refused is an Outcome (`refused`, recorded as `rejected`), not
+    an exception: the caller decides how the run ends."""
     cfg = source(name)
     schedule = schedule_of(cfg, schedule_name)
     if cfg.fetch is None:
@@ -72,9 +74,16 @@ def run_scheduled(
         cfg = replace(cfg, fetch=replace(cfg.fetch, drop_folder=schedule.drop_folder))
     effective = locate.release_date(schedule, run_day)
     label = locate.version_label(schedule, effective)
-    found = locate.locate(cfg, effective, Path(warehouse_dir), version=schedule.version)
+    try:
+        found = locate.locate(
+            cfg, effective, Path(warehouse_dir), version=schedule.version,
+            expected_sha256=expected_sha256,
+        )  # fmt: skip
+    except CodecatalogError as err:  # a download that failed, a checksum that differs
+        record(Path(warehouse_dir), name, label, "rejected", str(err), clock)
+        return Outcome(name, schedule.name, "refused", label, str(err))
     if isinstance(found, locate.Waiting):
-        record_waiting(Path(warehouse_dir), name, label, found.reason, clock)
+        record(Path(warehouse_dir), name, label, "waiting", found.reason, clock)
         return Outcome(name, schedule.name, "waiting", label, found.reason)
     if found.unchanged:
         return Outcome(
@@ -114,18 +123,20 @@ def _failures(err: CodecatalogError) -> list[Failure]:
     return list(found) if found else []
 
 
-def record_waiting(
-    warehouse_dir: Path, name: str, version: str, reason: str, clock: Clock = utc_now
+def record(
+    warehouse_dir: Path, name: str, version: str, outcome: str, why: str, clock: Clock = utc_now
 ) -> None:
-    """A `waiting` row in load_attempts (the side log when another refresh holds the lock)."""
+    """A load_attempts row of a scheduled run that loaded nothing: `waiting` (nothing new yet)
+    or `rejected` (the release could not be fetched); the side log when another refresh holds
+    the lock."""
     row = wh.attempt_row(
         codeset=name,
         version=version,
         source="(scheduled)",
         content_sha256=None,
-        outcome="waiting",
+        outcome=outcome,
         attempted_at=clock(),
-        message=reason,
+        message=why,
     )
     pipeline.record_attempt(Path(warehouse_dir), row)
 
