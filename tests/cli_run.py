@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,10 @@ def run_cli(
         env=env if env is not None else dict(os.environ),
         timeout=timeout,
     )
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a process a test stops with Ctrl-C (or SIGTERM, which Prefect turns into
+    one): SIGINT back to its default. A shell starts background jobs with SIGINT ignored, and
+    a process started from one (CI in the background) would inherit that and never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

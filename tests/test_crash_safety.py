@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import interruptible
 from warehouse_state import attempts, loaded_versions
 
 from codecatalog.pipeline import refresh
@@ -117,7 +118,7 @@ def test_sigterm_or_ctrl_c_leaves_no_process_and_nothing_half_done(
     process = subprocess.Popen(
         [sys.executable, "-c", SLOW_READ, str(samples / "cpt-2025"), "2025r1",
          str(loaded_warehouse)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
     )  # fmt: skip
     assert process.stdout is not None and process.stdout.readline() == "reading\n"
     process.send_signal(stop)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from cli_run import interruptible
 from declared_sources import QUARTERLY, declared, scheduled
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -96,6 +97,7 @@ def test_deploy_all_and_run_a_scheduled_refresh(prefect_api: str, tmp_path: Path
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", WORK_POOL, "--limit", "1"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=interruptible,
     )  # fmt: skip
     try:
         deadline, state = time.monotonic() + 240, None
@@ -141,20 +143,29 @@ def test_serve_registers_every_schedule_from_one_process(prefect_api: str, tmp_p
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     argv = [str(Path(sys.executable).parent / "codecatalog"), "serve", "--warehouse", str(tmp_path)]
     served = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    expected = {p.deployment: (True, [(p.schedule.cron, p.schedule.timezone)]) for p in planned()}
+                              stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=interruptible)  # fmt: skip
+    lines: list[str] = []
     try:
-        deadline, found = time.monotonic() + 120, {}
-        while time.monotonic() < deadline:
-            found = {k: v for k, v in asyncio.run(_served()).items() if k in expected}
-            if found == expected:
+        assert served.stdout is not None
+        for line in served.stdout:  # until Prefect says it serves (or the process ends)
+            lines.append(line)
+            if "being served" in line:
                 break
-            time.sleep(1)
-        assert found == expected  # served (ready: this process polls them), declared schedules
+        found = {k: v for k, v in asyncio.run(_served()).items() if k in EXPECTED_SERVED}
+        assert found == EXPECTED_SERVED, "".join(lines)
     finally:
         served.send_signal(signal.SIGINT)
         out, _ = served.communicate(timeout=60)
-    assert served.returncode == 0, out
+    assert served.returncode == 0, "".join(lines) + out
+    assert out.splitlines()[-1] == (
+        "stopped serving; the deployments and their schedules stay registered"
+    )
+
+
+EXPECTED_SERVED = {
+    p.deployment: (True, [(p.schedule.cron, p.schedule.timezone)]) for p in planned()
+}
 
 
 def status_of(env: dict[str, str], name: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import interruptible
 from test_crash_safety import LOAD_NOTES
 
 from codecatalog.orphans import Process, running, stop_recorded
@@ -55,7 +56,10 @@ CHILDREN: dict[int, Process] = {}  # run PID -> its `sleep 300`
 def start_run(warehouse: Path, then: str, runs: list[subprocess.Popen[str]]) -> tuple[int, Process]:
     """Start a recorded run; once it has recorded its child, return its PID and that child."""
     run = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(warehouse), then], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", RUN, str(warehouse), then],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
     )
     runs.append(run)
     assert run.stdout is not None

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -506,10 +506,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for plan in planned()
     ]
     deployments.append(refresh_due.to_deployment(name="refresh-due", parameters=parameters))
-    try:
+    with suppress(KeyboardInterrupt):  # Ctrl-C: the way to stop serving
         serve(*deployments, pause_on_shutdown=False)
-    except KeyboardInterrupt:  # Ctrl-C: the way to stop serving
-        print("stopped serving; the deployments and their schedules stay registered")
+    print("stopped serving; the deployments and their schedules stay registered")
     return 0
 
 
