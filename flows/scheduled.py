@@ -15,7 +15,6 @@ The work is in `codecatalog.scheduled` (plain functions, tested without Prefect)
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,7 +24,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from codecatalog import notify, orphans, scheduled
+from codecatalog import notify, orphans, scheduled, writer
 from codecatalog.errors import CodecatalogError
 from codecatalog.sources import source as declared_source
 from codecatalog.sources import use_sources
@@ -36,10 +35,6 @@ orphans.exit_on_sigterm()  # SIGTERM runs exit handlers: no temporary Prefect se
 
 class ScheduledRefreshFailed(CodecatalogError):
     """A scheduled refresh refused at least one release."""
-
-
-def _warehouse(warehouse_dir: str | None) -> Path:
-    return Path(warehouse_dir or os.environ.get("CODECATALOG_WAREHOUSE") or "warehouse")
 
 
 def _run_day(timezone: str) -> date:
@@ -103,10 +98,12 @@ def scheduled_refresh(
     the content it must have, when known)."""
     if sources:
         use_sources([Path(p) for p in sources])
-    orphans.record_children(_warehouse(warehouse_dir))  # a temporary Prefect server, if any
+    orphans.record_children(
+        writer.warehouse_path(warehouse_dir)
+    )  # a temporary Prefect server, if any
     tz = scheduled.schedule_of(declared_source(source), schedule).timezone
     day = run_date or _run_day(tz)
-    outcome = refresh_source(source, schedule, day, _warehouse(warehouse_dir), sha256)
+    outcome = refresh_source(source, schedule, day, writer.warehouse_path(warehouse_dir), sha256)
     _report(outcome)
     print(f"{source} {outcome.version}: {outcome.status}: {outcome.message.splitlines()[0]}")
     if not outcome.ok:
@@ -127,7 +124,7 @@ def refresh_due(
     """Refresh every source (or each of `only`) whose schedule fired since its last success."""
     if sources:
         use_sources([Path(p) for p in sources])
-    directory = _warehouse(warehouse_dir)
+    directory = writer.warehouse_path(warehouse_dir)
     orphans.record_children(directory)  # a temporary Prefect server, if any
     now = datetime.now().astimezone()
     due = scheduled.due_sources(directory, now, only)

@@ -33,7 +33,6 @@ from codecatalog.intervals import in_force
 from codecatalog.sources import SourceConfig, source
 from codecatalog.sql import first, literal, quote, table_exists
 
-MACROS = ("changes_between", "code_history", "catalog_as_of", "findings_as_of", "version_in_force")
 _META = "analyst_sql_sha256"  # meta row: the hash of the installed statements
 _STEP = ("old", "new", "old_ord", "new_ord", "old_eff", "new_eff")  # a step's parameters
 

@@ -8,7 +8,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from codecatalog import sources, steplog
 from codecatalog.errors import CodecatalogError, UsageError, ValidationFailed
+from codecatalog.writer import warehouse_path
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from codecatalog.pipeline import RefreshResult
 
 EXIT_REFUSED = 2
-
-
-def _warehouse(value: str | None) -> Path:
-    return Path(value or os.environ.get("CODECATALOG_WAREHOUSE") or "warehouse")
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -40,7 +36,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     """
     from codecatalog import pipeline
 
-    warehouse_dir = _warehouse(args.warehouse)
+    warehouse_dir = warehouse_path(args.warehouse)
     attempt = pipeline.Attempt(args.source, args.version, args.path)
     with pipeline.recorded_refusal(warehouse_dir, attempt):
         request = pipeline.Request.parse(
@@ -169,7 +165,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def _reader(args: argparse.Namespace) -> Iterator[duckdb.DuckDBPyConnection]:
     from codecatalog import warehouse
 
-    con = warehouse.open_reader(_warehouse(args.warehouse))
+    con = warehouse.open_reader(warehouse_path(args.warehouse))
     try:
         yield con
     finally:
@@ -185,7 +181,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
     with _reader(args) as con:
         cfg = queries.declaration(con, args.source)
-        found = queries.versions(con, _warehouse(args.warehouse), cfg)
+        found = queries.versions(con, warehouse_path(args.warehouse), cfg)
     _print_rows([v.row() for v in found], args.format)
     return 0
 
@@ -279,7 +275,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     `catalog_as_of(source, date)`, `findings_as_of(date)` (the README's "SQL for analysts")."""
     from codecatalog import queries
 
-    result = queries.query(_warehouse(args.warehouse), args.sql)
+    result = queries.query(warehouse_path(args.warehouse), args.sql)
     rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     if args.format == "table" and not rows:
         print("(no rows)")
@@ -339,7 +335,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
         on = date.fromisoformat(args.as_of)
     except ValueError:
         raise UsageError(f"--as-of {args.as_of!r} is not a date (YYYY-MM-DD)") from None
-    con = warehouse.open_reader(_warehouse(args.warehouse))
+    con = warehouse.open_reader(warehouse_path(args.warehouse))
     try:
         result = findings_as_of(con, on, args.source or None)
         if args.format == "text":
@@ -374,7 +370,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
     on = parse_date(args.as_of, "--as-of") if args.as_of else date.today()
     since = parse_date(args.since, "--since") if args.since else None
     practice = read_practice_list(Path(args.file), column=args.column)
-    con = warehouse.open_reader(_warehouse(args.warehouse))
+    con = warehouse.open_reader(warehouse_path(args.warehouse))
     try:
         result = impact(con, practice, on, since)
     finally:
@@ -402,7 +398,7 @@ def cmd_current(args: argparse.Namespace) -> int:
     effective date becomes current on that date)."""
     from codecatalog.pipeline import point_current_all
 
-    for name, version in point_current_all(_warehouse(args.warehouse), wait=args.wait).items():
+    for name, version in point_current_all(warehouse_path(args.warehouse), wait=args.wait).items():
         print(f"{name}: {version or 'no version in force yet'}")
     return 0
 
@@ -456,7 +452,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from codecatalog.status import server_next_runs, source_status
     from codecatalog.writer import READER_NAME
 
-    directory = _warehouse(args.warehouse)
+    directory = warehouse_path(args.warehouse)
     scheduled = None
     url = configured_api_url()
     if url:
@@ -494,7 +490,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "serve needs a Prefect server: start `prefect server start` and set PREFECT_API_URL"
         )
     check_api(url)
-    parameters = {"warehouse_dir": str(_warehouse(args.warehouse))}
+    parameters = {"warehouse_dir": str(warehouse_path(args.warehouse))}
     deployments = [
         scheduled_refresh.to_deployment(
             name=plan.deployment,
@@ -518,7 +514,7 @@ def cmd_run_due(args: argparse.Namespace) -> int:
     run-due`. Exits 1 when a release was refused (each source is still tried)."""
     from codecatalog.scheduled import run_due
 
-    outcomes = run_due(_warehouse(args.warehouse), datetime.now().astimezone(), args.source)
+    outcomes = run_due(warehouse_path(args.warehouse), datetime.now().astimezone(), args.source)
     rows = [
         {
             "source": o.source,
@@ -547,7 +543,7 @@ def cmd_retract(args: argparse.Namespace) -> int:
     from codecatalog.publish import CURRENT, LATEST, read_latest
     from codecatalog.retract import retract
 
-    warehouse_dir = _warehouse(args.warehouse)
+    warehouse_dir = warehouse_path(args.warehouse)
     done = retract(warehouse_dir, args.source, args.version, args.reason, wait=args.wait)
     print(done)
     for name in (LATEST, CURRENT):

@@ -19,9 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
@@ -33,6 +31,7 @@ import requests
 
 from codecatalog.errors import DeclarationError, FetchError, NotFound
 from codecatalog.fetch import DEFAULT_TIMEOUT, download, fetch_page
+from codecatalog.files import replace_text, sha256_of
 from codecatalog.sources import LOOKS_FOR, Schedule, SourceConfig
 
 MONTH_NAMES = (
@@ -301,9 +300,7 @@ def _found(candidate: _Candidate, effective: date, base: str, state: dict[str, A
 
 
 def _label(version: str, effective: date) -> str:
-    return version.format(
-        year=effective.year, quarter=(effective.month - 1) // 3 + 1, month=effective.month
-    )
+    return version.format(**template_values(effective))
 
 
 def _fill(cfg: SourceConfig, key: str, template: str, effective: date) -> str:
@@ -349,14 +346,10 @@ def _seen(path: Path) -> dict[str, Any]:
 def _sha256(path: Path) -> str:
     """sha256 of a file; of a directory, of each file's relative path and sha256."""
     if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return sha256_of(path)
     digest = hashlib.sha256()
     for file in _files(path):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{_sha256(file)}\n".encode())
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
     return digest.hexdigest()
 
 
@@ -376,16 +369,6 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    """Write the state whole or not at all (a temporary file renamed into place)."""
+    """Write the state whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(state, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_text(path, json.dumps(state, indent=2, sort_keys=True) + "\n")

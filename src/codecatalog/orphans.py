@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from codecatalog.errors import WarehouseUnusable
+from codecatalog.files import replace_text
 from codecatalog.writer import describe, usable_directory
 
 RUNNING_DIR = "running"
@@ -63,11 +64,9 @@ def record_children(warehouse_dir: Path) -> None:
     assert owner is not None  # this process is running
     record = Record(owner, descendants(owner.pid))
     path = directory / f"{owner.pid}.json"
-    staging = path.with_name(f"{path.name}.tmp")
     try:
         directory.mkdir(exist_ok=True)
-        staging.write_text(json.dumps(asdict(record)) + "\n", encoding="utf-8")
-        os.replace(staging, path)
+        replace_text(path, json.dumps(asdict(record)) + "\n")
     except OSError as err:
         raise WarehouseUnusable(f"cannot write {path}: {describe(err)}") from None
     if directory not in _at_exit:

@@ -11,7 +11,6 @@ force (by effective date) when it was last written; neither names a retracted ve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import duckdb
 
 import codecatalog
 from codecatalog.errors import WarehouseUnusable
+from codecatalog.files import replace_text, sha256_of
 from codecatalog.sql import first
 from codecatalog.writer import describe
 
@@ -128,7 +128,7 @@ def stage_version(
             digests: dict[str, Future[str]] = {}
 
             def written(path: Path) -> None:
-                digests[path.name] = pool.submit(_sha256, path)
+                digests[path.name] = pool.submit(sha256_of, path)
 
             copied = {
                 stem: _copy(con, query, staging / stem, written)
@@ -151,7 +151,7 @@ def stage_version(
             resource["bytes"] = path.stat().st_size
             resource["hash"] = f"sha256:{sha256[path.name]}"
         _write_json(staging / DATAPACKAGE, package)
-        sha256[DATAPACKAGE] = _sha256(staging / DATAPACKAGE)
+        sha256[DATAPACKAGE] = sha256_of(staging / DATAPACKAGE)
         manifest = {
             "codeset": publication.codeset,
             "version": publication.version,
@@ -317,14 +317,17 @@ def point_latest(
         "version": version,
         "effective_date": effective_date.isoformat(),
         "path": version,
-        "manifest_sha256": _sha256(manifest),
+        "manifest_sha256": sha256_of(manifest),
     }
-    staging = path.with_name(f".{pointer}-{os.getpid()}.json")
+    return _replace_json(path, data)
+
+
+def _replace_json(path: Path, data: dict[str, Any] | list[Any]) -> Path:
+    """`data` as `path`, atomically (`files.replace_text`); WarehouseUnusable when it fails."""
     try:
-        _write_json(staging, data)
-        os.replace(staging, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_text(path, json.dumps(data, indent=2) + "\n")
     except OSError as err:
-        staging.unlink(missing_ok=True)
         raise WarehouseUnusable(f"cannot write {path}: {describe(err)}") from None
     return path
 
@@ -347,8 +350,6 @@ RETRACTIONS = "retractions.json"  # beside latest.json: the versions taken out o
 def write_retractions(root: Path, codeset: str, retracted: Sequence[Retraction]) -> Path:
     """Atomically replace `<root>/<codeset>/retractions.json` with the list of `retracted`
     versions, in that order: {version, retracted_at (UTC, ISO 8601), retracted_by, reason}."""
-    path = Path(root) / codeset / RETRACTIONS
-    staging = path.with_name(f".retractions-{os.getpid()}.json")
     entries = [
         {
             "version": r.version,
@@ -358,14 +359,7 @@ def write_retractions(root: Path, codeset: str, retracted: Sequence[Retraction])
         }
         for r in retracted
     ]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(staging, entries)
-        os.replace(staging, path)
-    except OSError as err:
-        staging.unlink(missing_ok=True)
-        raise WarehouseUnusable(f"cannot write {path}: {describe(err)}") from None
-    return path
+    return _replace_json(Path(root) / codeset / RETRACTIONS, entries)
 
 
 def read_latest(root: Path, codeset: str, pointer: str = LATEST) -> dict[str, Any] | None:
@@ -402,14 +396,6 @@ def _copy(
 
 def _write_json(path: Path, data: dict[str, Any] | list[Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _path(stem: Path, suffix: str) -> str:

@@ -16,7 +16,6 @@ file's schema) and 2.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from codecatalog.errors import CodecatalogError
+from codecatalog.files import sha256_of
 
 SCHEMA_VERSIONS = (1, 2)  # the manifest `schema_version`s this reader understands
 POINTERS = ("latest", "current")
@@ -146,7 +146,7 @@ def open_version(root: Path, source: str, version: str = "latest") -> PublishedV
         )
     where = f"published {source} {version}"
     manifest = _read_json(path / MANIFEST, f"{where}: {MANIFEST}")
-    if pointer_sha256 is not None and _sha256(path / MANIFEST) != pointer_sha256:
+    if pointer_sha256 is not None and sha256_of(path / MANIFEST) != pointer_sha256:
         raise PublishedError(f"{where}: {MANIFEST} does not match the pointer that names it")
     schema_version = manifest.get("schema_version")
     if schema_version not in SCHEMA_VERSIONS:
@@ -193,7 +193,7 @@ def _verify(path: Path, manifest: dict[str, Any], where: str) -> None:
                 f"{where}: {name} has {size} bytes, {MANIFEST} says {expected.get('bytes')}"
             )
     for name, expected in files.items():
-        if _sha256(path / name) != expected.get("sha256"):
+        if sha256_of(path / name) != expected.get("sha256"):
             raise PublishedError(f"{where}: {name} does not match its sha256 in {MANIFEST}")
 
 
@@ -212,11 +212,3 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 def _plain_name(name: str) -> bool:
     """A file or directory name inside its parent (no separators, not hidden)."""
     return bool(name) and Path(name).name == name and not name.startswith(".")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from codecatalog import locate, pipeline
 from codecatalog import warehouse as wh
 from codecatalog.errors import CodecatalogError, Failure, UsageError
-from codecatalog.schedules import last_fired
+from codecatalog.schedules import last_fired, planned
 from codecatalog.sources import Schedule, SourceConfig, source
 from codecatalog.stated_version import stated_label
 from codecatalog.writer import READER_NAME, utc_now
@@ -146,8 +148,6 @@ def due_sources(
 ) -> list[tuple[str, Schedule]]:
     """Each declared source (or each of `only`), with its schedule that fired last, whose
     schedule fired since its last success, by source name."""
-    from codecatalog.schedules import planned
-
     last_success = _last_success(Path(warehouse_dir))
     fired: dict[str, tuple[datetime, Schedule]] = {}
     for plan in planned():
@@ -174,9 +174,6 @@ def run_due(
     """`run_scheduled` for every due source, `workers` at a time (each reads and validates in
     its own staging area; loads wait for the writer lock one after another). Without Prefect:
     what a daily cron job runs (`codecatalog run-due`)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from zoneinfo import ZoneInfo
-
     due = due_sources(Path(warehouse_dir), now, only)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
@@ -204,6 +201,4 @@ def _last_success(warehouse_dir: Path) -> dict[str, datetime]:
         ).fetchall()
     finally:
         con.close()
-    from datetime import UTC
-
     return {name: at.replace(tzinfo=UTC) for name, at in rows}

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from codecatalog.errors import DeclarationError
+from codecatalog.files import replace_text
 from codecatalog.sources import SourceConfig
 from codecatalog.sql_checks import Translation
 
@@ -44,9 +45,7 @@ def translation_for(cfg: SourceConfig) -> Translation:
     translation = _translate(cfg)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{os.getpid()}")
-        staging.write_text(translation.to_json(), encoding="utf-8")
-        os.replace(staging, path)
+        replace_text(path, translation.to_json())
     except OSError:
         pass  # no cache: the next command translates again
     return translation

@@ -58,6 +58,11 @@ def default_wait() -> float:
         raise CodecatalogError(f"{WAIT_ENV}={value!r} is not a number of seconds") from None
 
 
+def warehouse_path(value: str | Path | None) -> Path:
+    """The warehouse directory: `value`, else `$CODECATALOG_WAREHOUSE`, else `./warehouse`."""
+    return Path(value or os.environ.get("CODECATALOG_WAREHOUSE") or "warehouse")
+
+
 def usable_directory(warehouse_dir: Path) -> Path:
     """Create the warehouse directory if needed; a clear error when it cannot be one."""
     path = Path(warehouse_dir)
