@@ -60,7 +60,7 @@ def _report(outcome: scheduled.Outcome) -> None:
         lines = [
             f"# {outcome.source} {outcome.version}: refused",
             "",
-            outcome.message.splitlines()[0] if outcome.message else "",
+            outcome.summary,
             "",
             "| file | row | column | check | value |",
             "|---|---:|---|---|---|",
@@ -105,7 +105,7 @@ def scheduled_refresh(
     day = run_date or _run_day(tz)
     outcome = refresh_source(source, schedule, day, writer.warehouse_path(warehouse_dir), sha256)
     _report(outcome)
-    print(f"{source} {outcome.version}: {outcome.status}: {outcome.message.splitlines()[0]}")
+    print(f"{source} {outcome.version}: {outcome.status}: {outcome.summary}")
     if not outcome.ok:
         raise ScheduledRefreshFailed(outcome.message)
     return outcome.status
@@ -137,13 +137,13 @@ def refresh_due(
     outcomes = [f.result() for f in futures]
     for outcome in outcomes:
         _report(outcome)
-    rows = [f"| {o.source} | {o.version or ''} | {o.status} | {o.message.splitlines()[0]} |"
+    rows = [f"| {o.source} | {o.version or ''} | {o.status} | {o.summary} |"
             for o in outcomes]  # fmt: skip
     summary = "\n".join(["| source | version | outcome | message |", "|---|---|---|---|", *rows])
     create_markdown_artifact(summary or "nothing due", key="refresh-due-summary")
     print(summary if outcomes else "no source is due")
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        named = "; ".join(f"{o.source} {o.version}: {o.message.splitlines()[0]}" for o in failed)
+        named = "; ".join(f"{o.source} {o.version}: {o.summary}" for o in failed)
         raise ScheduledRefreshFailed(f"{len(failed)} of {len(outcomes)} sources failed: {named}")
     return [f"{o.source}: {o.status}" for o in outcomes]

@@ -521,7 +521,7 @@ def cmd_run_due(args: argparse.Namespace) -> int:
             "schedule": o.schedule,
             "version": o.version,
             "outcome": o.status,
-            "message": o.message.splitlines()[0] if o.message else "",
+            "message": o.summary,
         }
         for o in outcomes
     ]

@@ -9,6 +9,14 @@ class CodecatalogError(Exception):
     """Base of every error codecatalog raises on purpose."""
 
 
+def first_line(value: object) -> str:
+    """The first line of a text or of an error's message (an error with none: its class name)."""
+    text = str(value).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(value).__name__ if isinstance(value, BaseException) else ""
+
+
 class FetchError(CodecatalogError):
     """A release could not be fetched (HTTP error, truncated body, missing path).
 

@@ -25,7 +25,7 @@ from codecatalog import sources
 from codecatalog.diff.changes import CHANGE_COLUMNS, active_sql, first_invalid_sql, key_sql
 from codecatalog.diff.normalise import is_editorial
 from codecatalog.duckdb_settings import DEFAULT_MEMORY
-from codecatalog.errors import CodecatalogError, UsageError, VersionError
+from codecatalog.errors import CodecatalogError, UsageError, VersionError, first_line
 from codecatalog.findings import in_force_release
 from codecatalog.intervals import FROM, TO
 from codecatalog.report import CHANGE_TYPES
@@ -554,7 +554,7 @@ def reader_connection(warehouse_dir: Path) -> duckdb.DuckDBPyConnection:
         con.execute("SET lock_configuration = true")
         return con
     except duckdb.Error as err:
-        raise CodecatalogError(f"cannot open {path}: {_first_line(err)}") from None
+        raise CodecatalogError(f"cannot open {path}: {first_line(err)}") from None
 
 
 def query(warehouse_dir: Path, sql: str) -> QueryResult:
@@ -563,7 +563,7 @@ def query(warehouse_dir: Path, sql: str) -> QueryResult:
     try:
         statements: Sequence[Any] = duckdb.extract_statements(sql)
     except duckdb.Error as err:
-        raise UsageError(f"query: {_first_line(err)}") from None
+        raise UsageError(f"query: {first_line(err)}") from None
     if len(statements) != 1:
         raise UsageError(f"query: give exactly one SQL statement (found {len(statements)})")
     kind = statements[0].type.name
@@ -578,10 +578,6 @@ def query(warehouse_dir: Path, sql: str) -> QueryResult:
         columns = [d[0] for d in result.description or []]
         return QueryResult(columns, result.fetchall())
     except duckdb.Error as err:
-        raise UsageError(f"query: {_first_line(err)}") from None
+        raise UsageError(f"query: {first_line(err)}") from None
     finally:
         con.close()
-
-
-def _first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

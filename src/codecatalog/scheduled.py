@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from codecatalog import locate, pipeline
 from codecatalog import warehouse as wh
-from codecatalog.errors import CodecatalogError, Failure, UsageError
+from codecatalog.errors import CodecatalogError, Failure, UsageError, first_line
 from codecatalog.schedules import last_fired, planned
 from codecatalog.sources import Schedule, SourceConfig, source
 from codecatalog.stated_version import stated_label
@@ -41,6 +41,11 @@ class Outcome:
     message: str
     published: Path | None = None
     failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """The message's first line."""
+        return first_line(self.message)
 
     @property
     def ok(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from codecatalog.errors import first_line
 from codecatalog.publish import CURRENT, LATEST, read_latest
 from codecatalog.schedules import next_runs, planned
 from codecatalog.sources import SourceConfig, sources
@@ -85,7 +86,7 @@ def source_status(
                 outcome,
                 version,
                 at,
-                (message or "").strip().splitlines()[0] if message and message.strip() else None,
+                first_line(message or "") or None,
                 latest["version"] if latest else None,
                 current["version"] if current else None,
                 unpublished,

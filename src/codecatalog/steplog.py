@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from codecatalog.errors import UsageError, ValidationFailed
+from codecatalog.errors import UsageError, ValidationFailed, first_line
 
 LOGGER = logging.getLogger("codecatalog.steps")
 FORMAT_ENV = "CODECATALOG_LOG_FORMAT"
@@ -64,18 +64,13 @@ def step(name: str, source: str, version: str, **fields: Any) -> Iterator[Step]:
     try:
         yield logged
     except BaseException as err:
-        logged.fields.update(outcome="failed", error=_first_line(err))
+        logged.fields.update(outcome="failed", error=first_line(err))
         if isinstance(err, ValidationFailed):
             logged.fields["failures"] = len(err.failures)
         _emit(logging.WARNING, logged, time.perf_counter() - start)
         raise
     if not logged.quiet:
         _emit(logging.INFO, logged, time.perf_counter() - start)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _emit(level: int, logged: Step, elapsed: float) -> None:
